@@ -1,0 +1,102 @@
+/*
+ * queue_store — the only code that touches DATA-DIR/queue. Synchronous
+ * file operations; callers run the slow ones (finish, sync, mark with
+ * sync, deliveries) on the worker pool, never on the event loop.
+ *
+ * Layout (docs/queue.md has the crash table):
+ *   queue/tmp/ID        a message being received; never acknowledged;
+ *                       removed at start-up
+ *   queue/msg/ID        a complete, acknowledged message: envelope
+ *                       records, the content (LF line endings), and a
+ *                       trailer "END <content-length>\n". A file without a
+ *                       valid trailer is torn and is never delivered.
+ *   queue/msg/ID.st     per-recipient state, an append-only log of lines
+ *                       "done IDX", "failed IDX TEXT", "defer IDX UNIXTIME
+ *                       ATTEMPTS TEXT". Later lines win. "done"/"failed"
+ *                       are fdatasync'ed before the delivery counts.
+ *   queue/drop/         messages injected by `tern sendmail` (later issue)
+ *
+ * A message's state is which files exist: tmp/ID = not accepted,
+ * msg/ID = accepted (250 sent only after file and directory are flushed),
+ * no msg/ID = every recipient done or failed (bounced).
+ */
+#ifndef TERN_QUEUE_STORE_H
+#define TERN_QUEUE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define QUEUE_ID_MAX 24 /* letters and digits, NUL included */
+
+enum queue_rcpt_state { QUEUE_RCPT_PENDING = 0, QUEUE_RCPT_DONE, QUEUE_RCPT_FAILED };
+
+struct queue_rcpt {
+	char *addr;           /* final address, lower-cased domain (owned) */
+	char *orcpt;          /* as the client gave it in RCPT TO (owned) */
+	enum queue_rcpt_state state;
+	unsigned attempts;
+	time_t next_try;      /* 0: as soon as possible */
+	char *last_error;     /* owned, may be NULL */
+};
+
+struct queue_env {
+	char id[QUEUE_ID_MAX];
+	time_t arrival;
+	char *sender;         /* "" for the null sender (owned) */
+	char *helo;           /* client's HELO/EHLO name (owned, may be NULL) */
+	char *client;         /* client address text (owned, may be NULL) */
+	char *auth_user;      /* authenticated user (owned, may be NULL) */
+	bool smtputf8;        /* needs an SMTPUTF8 peer on the way out */
+	bool eightbit;        /* BODY=8BITMIME or BINARYMIME */
+	struct queue_rcpt *rcpts; /* owned array */
+	size_t nrcpts;
+	uint64_t content_len; /* set by queue_load */
+	off_t content_off;    /* set by queue_load: where the content starts */
+};
+
+/* A fresh queue id: time-ordered letters and digits, unique in-process. */
+void queue_new_id(char out[QUEUE_ID_MAX]);
+
+/* Create queue/, queue/tmp, queue/msg, queue/drop under data_dir (0700). */
+int queue_init_dirs(const char *data_dir);
+
+/* Receiving a message: header first, content streamed, then finish. */
+struct queue_writer;
+struct queue_writer *queue_writer_open(const char *data_dir, const struct queue_env *env);
+int queue_writer_write(struct queue_writer *w, const void *p, size_t n); /* 0, -1 with errno */
+uint64_t queue_writer_length(const struct queue_writer *w);            /* content octets so far */
+/* Write the trailer and fsync the file (worker pool). 0 / -1 errno. */
+int queue_writer_finish(struct queue_writer *w);
+/* Rename tmp/ID to msg/ID. The caller then flushes queue/msg with
+ * queue_sync_msgdir() (shared by every commit of a batch) before the
+ * message counts as accepted. Frees w. 0 / -1 errno. */
+int queue_writer_commit(struct queue_writer *w);
+/* Remove tmp/ID and free w. */
+void queue_writer_abort(struct queue_writer *w);
+int queue_sync_msgdir(const char *data_dir);
+
+/* Read msg/ID: envelope, then state from ID.st applied. -1 when missing
+ * or torn (errno EINVAL for torn). */
+int queue_load(const char *data_dir, const char *id, struct queue_env *env);
+void queue_env_free(struct queue_env *env);
+/* Open msg/ID for reading the content: returns an fd positioned at
+ * env->content_off; read env->content_len octets. */
+int queue_open_content(const char *data_dir, const struct queue_env *env);
+
+/* Append a state record for recipient idx. `sync`: fdatasync before
+ * returning (for done/failed). For a deferral, next_try/attempts/text. */
+int queue_mark(const char *data_dir, const char *id, size_t idx, enum queue_rcpt_state st,
+               time_t next_try, unsigned attempts, const char *text, bool sync);
+/* Every recipient finished: remove msg/ID.st then msg/ID. */
+int queue_remove(const char *data_dir, const char *id);
+
+/* Start-up: empty queue/tmp, move torn msg files to queue/corrupt/,
+ * and call cb for each valid message id (order: oldest first). */
+int queue_recover(const char *data_dir, void (*cb)(void *arg, const char *id), void *arg);
+/* Every id in msg/ (for `tern queue list`), oldest first. */
+int queue_list_ids(const char *data_dir, char ***ids, size_t *nids);
+
+#endif
