@@ -60,9 +60,11 @@ build/san/%.o: %.c $(wildcard src/*/*.h src/*.h tests/unit/*.h)
 	$(CC) $(CFLAGS_BASE) $(SAN_CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 build/tern-san: $(SAN_OBJ) build/san/src/main.o
 	$(CC) $(SAN_CFLAGS) -o $@ $^ $(PKG_LIBS)
-build/unit/%: tests/unit/%.c $(SAN_OBJ)
+build/san/libtern.a: $(SAN_OBJ)
+	rm -f $@ && ar rcs $@ $^
+build/unit/%: tests/unit/%.c build/san/libtern.a
 	@mkdir -p build/unit
-	$(CC) $(CFLAGS_BASE) $(SAN_CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(SAN_OBJ) $(PKG_LIBS) -lcmocka
+	$(CC) $(CFLAGS_BASE) $(SAN_CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< build/san/libtern.a $(PKG_LIBS) -lcmocka
 
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 

@@ -31,8 +31,14 @@ struct conf_alias {
 	char *address;      /* lower-cased local@domain */
 	char **targets;     /* lower-cased addresses, local or remote */
 	size_t ntargets;
+	bool implicit;      /* made by tern (default postmaster), not written in the file */
 };
 
+/*
+ * A hash that starts with '!' or '*' is a locked account: it receives mail
+ * but must never authenticate (crypt(3) reports failure as "*0" or "*1",
+ * so comparing such a hash with crypt's output would be a hole).
+ */
 struct conf_user {
 	char *address;      /* lower-cased login, local@domain */
 	char *hash;         /* crypt(3) string, {SCHEME} prefix removed */
@@ -52,13 +58,27 @@ struct conf {
 	size_t nusers;
 	struct conf_alias *aliases;
 	size_t naliases;
-	char recipient_delimiter;   /* '\0' when disabled */
-	char *dns;          /* "ADDR:PORT" or NULL for the system resolver */
+	char recipient_delimiter;   /* '\0' when disabled (`recipient-delimiter none`) */
+	char *dns;          /* "ADDR:PORT" ("[ADDR]:PORT" for IPv6) or NULL for the system resolver */
 	int smtp_port;
 	char *relay_host;   /* "HOST[:PORT]" or NULL */
 	uint64_t max_message_size;
 	unsigned queue_retry_min, queue_retry_max;  /* seconds */
 	unsigned queue_lifetime;                    /* seconds */
+
+	/* The same values parsed, so that consumers need not parse them again. */
+	char *relay_name;   /* relay-host without brackets or port; NULL without relay-host */
+	int relay_port;     /* relay-host's port; smtp_port when it names none */
+	char dns_addr[64];  /* dns's numeric address without brackets; "" without dns */
+	int dns_port;       /* dns's port, 53 when it names none */
+};
+
+/* Flags of conf_load_flags(). */
+enum conf_load_flag {
+	/* Do not read the users file (nor derive the default postmaster
+	 * aliases from it): for faces such as `tern sendmail` that run as an
+	 * unprivileged user who may not read it. users stays NULL. */
+	CONF_LOAD_NO_USERS = 1u << 0,
 };
 
 /*
@@ -71,8 +91,11 @@ struct conf {
 const char *conf_choose_path(const char *explicit_path, bool *must_exist);
 
 /* Read and validate a file. On error returns -1 with "FILE:LINE: message"
- * (or "FILE: message") in err. */
+ * (or "FILE: message") in err, and *c is left zeroed (conf_free is still
+ * safe). For a reload, load into a fresh struct and swap on success. */
 int conf_load(const char *path, struct conf *c, char *err, size_t errlen);
+/* conf_load with CONF_LOAD_* flags. */
+int conf_load_flags(const char *path, unsigned flags, struct conf *c, char *err, size_t errlen);
 /* The embedded default of CONTRACT.md (loopback ports, ./tern-data). */
 int conf_load_default(struct conf *c, char *err, size_t errlen);
 void conf_free(struct conf *c);

@@ -51,4 +51,9 @@ int smtp_addr_format(const struct smtp_addr *a, char *out, size_t outlen);
  * into a Maildir. UTF-8 octets are allowed. */
 bool smtp_addr_local_is_plain(const char *local);
 
+/* The length (2 to 4) of the well-formed UTF-8 sequence (RFC 3629 4) that
+ * starts at s[0] >= 0x80, or 0 when it is ill-formed: truncated, overlong,
+ * a surrogate, or above U+10FFFF. Shared by the SMTPUTF8 checks. */
+size_t smtp_addr_utf8_seq(const char *s, size_t n);
+
 #endif

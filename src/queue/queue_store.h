@@ -59,6 +59,9 @@ struct queue_env {
 
 /* A fresh queue id: time-ordered letters and digits, unique in-process. */
 void queue_new_id(char out[QUEUE_ID_MAX]);
+/* True when id is 1 to QUEUE_ID_MAX-1 letters and digits: the check that
+ * keeps an id given on a command line from naming another file. */
+bool queue_id_is_valid(const char *id);
 
 /* Create queue/, queue/tmp, queue/msg, queue/drop under data_dir (0700). */
 int queue_init_dirs(const char *data_dir);
@@ -90,13 +93,19 @@ int queue_open_content(const char *data_dir, const struct queue_env *env);
  * returning (for done/failed). For a deferral, next_try/attempts/text. */
 int queue_mark(const char *data_dir, const char *id, size_t idx, enum queue_rcpt_state st,
                time_t next_try, unsigned attempts, const char *text, bool sync);
-/* Every recipient finished: remove msg/ID.st then msg/ID. */
+/* Every recipient finished: remove msg/ID, then msg/ID.st, then flush
+ * queue/msg. The message goes first: a crash in between leaves an orphan
+ * state file (deleted by queue_recover), never a message whose "done"
+ * records are gone (which would be delivered again). -1 with ENOENT when
+ * msg/ID did not exist. */
 int queue_remove(const char *data_dir, const char *id);
 
 /* Start-up: empty queue/tmp, move torn msg files to queue/corrupt/,
  * and call cb for each valid message id (order: oldest first). */
 int queue_recover(const char *data_dir, void (*cb)(void *arg, const char *id), void *arg);
-/* Every id in msg/ (for `tern queue list`), oldest first. */
+/* Every id in msg/ (for `tern queue list`), oldest first. *ids is owned
+ * by the caller: free it with queue_ids_free. No queue/msg yet: 0 ids. */
 int queue_list_ids(const char *data_dir, char ***ids, size_t *nids);
+void queue_ids_free(char **ids, size_t nids);
 
 #endif

@@ -1,0 +1,223 @@
+/*
+ * serve — `tern serve [-c FILE]`: every listener, the queue, deliveries,
+ * in the foreground, logging to stderr.
+ *
+ * Signals: SIGTERM/SIGINT stop accepting, let sessions that are
+ * committing a message finish, answer 421 to idle ones, wait for running
+ * deliveries, and exit 0 (nothing acknowledged is lost: it is on disk).
+ * SIGHUP re-reads the configuration and the TLS certificate; listeners
+ * keep their addresses until a restart.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "base/fsutil.h"
+#include "base/log.h"
+#include "cmd/cmd.h"
+#include "conf/conf.h"
+#include "io/io.h"
+#include "io/tls.h"
+#include "mta/scheduler.h"
+#include "mta/server.h"
+#include "mta/smtpd.h"
+#include "queue/queue_store.h"
+
+#define SERVE_MAX_LISTENERS 32
+#define SERVE_STOP_GRACE_MS 20000 /* how long SIGTERM waits for work in flight */
+
+struct serve_state {
+	struct server srv;
+	struct smtpd_listener lst[SERVE_MAX_LISTENERS];
+	size_t nlst;
+	const char *conf_path;
+	struct io_timer *stop_timer;
+	unsigned stop_ticks;
+};
+
+static struct serve_state serve_st;
+
+static void serve_recovered_cb(void *arg, const char *id)
+{
+	struct server *srv = arg;
+	scheduler_add(srv->sched, id, 0);
+}
+
+/* Runs every 50 ms after SIGTERM until nothing is in flight. */
+static void serve_stop_tick(void *arg)
+{
+	struct serve_state *st = arg;
+	st->stop_ticks++;
+	bool idle = smtpd_active() == 0 && scheduler_busy(st->srv.sched) == 0;
+	if (idle || st->stop_ticks * 50 >= SERVE_STOP_GRACE_MS) {
+		if (!idle)
+			log_msg("stop: giving up on work in flight; queued mail stays queued");
+		io_loop_exit(st->srv.loop);
+		return;
+	}
+	if (st->stop_ticks % 20 == 0)
+		smtpd_shutdown(&st->srv); /* sessions that finished committing meanwhile */
+	io_timer_start(st->stop_timer, 50);
+}
+
+static void serve_stop_cb(void *arg)
+{
+	struct serve_state *st = arg;
+	if (st->srv.stopping)
+		return;
+	st->srv.stopping = true;
+	log_msg("stop: signal received, finishing work in flight");
+	for (size_t i = 0; i < st->nlst; i++) {
+		io_listener_free(st->lst[i].li);
+		st->lst[i].li = NULL;
+	}
+	scheduler_stop(st->srv.sched);
+	smtpd_shutdown(&st->srv);
+	st->stop_timer = io_timer_new(st->srv.loop, serve_stop_tick, st);
+	io_timer_start(st->stop_timer, 0);
+}
+
+static int serve_load(const char *path, struct conf *c)
+{
+	char err[1024];
+	int rc = path ? conf_load(path, c, err, sizeof err) : conf_load_default(c, err, sizeof err);
+	if (rc < 0)
+		log_msg("%s", err);
+	return rc;
+}
+
+static void serve_reload_cb(void *arg)
+{
+	struct serve_state *st = arg;
+	struct conf *c = calloc(1, sizeof *c);
+	if (c == NULL || serve_load(st->conf_path, c) < 0) {
+		log_msg("reload: configuration not changed");
+		free(c);
+		return;
+	}
+	char err[1024];
+	struct io_tls *tls = io_tls_new(c->tls_cert, c->tls_key, c->data_dir, c->hostname, err, sizeof err);
+	if (tls == NULL) {
+		log_msg("reload: %s; configuration not changed", err);
+		conf_free(c);
+		free(c);
+		return;
+	}
+	/* The old configuration may still be read by a delivery running on a
+	 * worker thread: it is kept, not freed (reloads are rare). Sessions
+	 * already open keep their limits. */
+	st->srv.conf = c;
+	st->srv.tls = tls; /* the old context lives on in open sessions (refcounted) */
+	log_msg("reload: configuration re-read from %s", st->conf_path ? st->conf_path : "(embedded default)");
+}
+
+static void serve_raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	const char *explicit_path = NULL;
+	int opt;
+	while ((opt = getopt(argc, argv, "c:")) != -1) {
+		if (opt == 'c') {
+			explicit_path = optarg;
+		} else {
+			fputs("usage: tern serve [-c FILE]\n", stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fputs("usage: tern serve [-c FILE]\n", stderr);
+		return EX_USAGE;
+	}
+	struct serve_state *st = &serve_st;
+	bool must_exist = false;
+	st->conf_path = conf_choose_path(explicit_path, &must_exist);
+	struct conf *c = calloc(1, sizeof *c);
+	if (c == NULL || serve_load(st->conf_path, c) < 0)
+		return EX_CONFIG;
+	struct server *srv = &st->srv;
+	srv->conf = c;
+	signal(SIGPIPE, SIG_IGN);
+	serve_raise_nofile();
+
+	if (fsutil_mkdirs(c->data_dir, 0700) < 0 || queue_init_dirs(c->data_dir) < 0) {
+		log_msg("%s: cannot create the data directory: %s", c->data_dir, strerror(errno));
+		return EX_CANTCREAT;
+	}
+	srv->loop = io_loop_new();
+	if (srv->loop == NULL)
+		fatal("cannot create the event loop");
+	srv->commit_pool = io_workers_new(srv->loop, 8);
+	srv->delivery_pool = io_workers_new(srv->loop, 4);
+	srv->sched = scheduler_new(srv);
+	char err[1024];
+	srv->tls = io_tls_new(c->tls_cert, c->tls_key, c->data_dir, c->hostname, err, sizeof err);
+	if (srv->tls == NULL) {
+		log_msg("%s", err);
+		return c->tls_cert ? EX_CONFIG : EX_SOFTWARE;
+	}
+
+	for (size_t i = 0; i < c->nlistens && st->nlst < SERVE_MAX_LISTENERS; i++) {
+		const struct conf_listen *l = &c->listens[i];
+		if (l->role == ROLE_POP3 || l->role == ROLE_POP3S) {
+			log_msg("listen %s:%d role=%s not available in this build, skipped", l->addr, l->port,
+			        conf_role_name(l->role));
+			continue;
+		}
+		struct smtpd_listener *sl = &st->lst[st->nlst];
+		sl->srv = srv;
+		sl->role = l->role;
+		sl->li = io_listen(srv->loop, l->addr, l->port, smtpd_accept, sl, err, sizeof err);
+		if (sl->li == NULL) {
+			log_msg("%s", err);
+			return EX_OSERR;
+		}
+		st->nlst++;
+		const char *fmt = strchr(l->addr, ':') ? "listening on [%s]:%d (%s)" : "listening on %s:%d (%s)";
+		log_msg(fmt, l->addr, l->port, conf_role_name(l->role));
+	}
+	/* Recovery: tmp leftovers go, acknowledged messages are scheduled. */
+	if (queue_recover(c->data_dir, serve_recovered_cb, srv) < 0) {
+		log_msg("%s: queue recovery failed: %s", c->data_dir, strerror(errno));
+		return EX_SOFTWARE;
+	}
+	io_loop_signal(srv->loop, SIGTERM, serve_stop_cb, st);
+	io_loop_signal(srv->loop, SIGINT, serve_stop_cb, st);
+	io_loop_signal(srv->loop, SIGHUP, serve_reload_cb, st);
+	log_msg("tern %s serving as %s, data in %s", TERN_VERSION, c->hostname, c->data_dir);
+	if (st->conf_path == NULL) {
+		for (size_t i = 0; i < st->nlst; i++)
+			if (st->lst[i].role == ROLE_SMTP) {
+				const struct conf_listen *l = NULL;
+				for (size_t k = 0; k < c->nlistens; k++)
+					if (c->listens[k].role == ROLE_SMTP)
+						l = &c->listens[k];
+				printf("tern is running on the embedded default configuration (loopback only).\n"
+				       "Send a test message with:\n"
+				       "  printf 'Subject: hello\\r\\n\\r\\nIt works.\\r\\n' | curl -sS "
+				       "smtp://%s:%d/client.localhost --mail-from me@localhost --mail-rcpt bob@localhost -T -\n"
+				       "then look in %s/mail/localhost/bob/new/\n",
+				       l->addr, l->port, c->data_dir);
+				fflush(stdout);
+				break;
+			}
+	}
+	io_loop_run(srv->loop);
+	io_workers_free(srv->commit_pool);
+	io_workers_free(srv->delivery_pool);
+	log_msg("stopped");
+	return 0;
+}

@@ -1,0 +1,80 @@
+/*
+ * io — the one layer that knows libevent and OpenSSL. Everything above it
+ * (mta/, cmd/) sees opaque handles and a handful of named events:
+ * readable, drained, closed, timeout. No libevent type appears here.
+ */
+#ifndef TERN_IO_H
+#define TERN_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct event_base;  /* opaque to callers */
+struct io_loop;
+struct io_conn;
+struct io_timer;
+struct io_listener;
+struct io_tls;      /* a server TLS context (certificate + key) */
+
+/* The loop. */
+struct io_loop *io_loop_new(void);
+void io_loop_free(struct io_loop *l);
+int io_loop_run(struct io_loop *l);
+void io_loop_exit(struct io_loop *l);
+struct event_base *io_loop_base(struct io_loop *l);
+/* Run cb on the loop when signo arrives. */
+int io_loop_signal(struct io_loop *l, int signo, void (*cb)(void *arg), void *arg);
+
+/* Timers (one-shot; re-arm with io_timer_start). */
+struct io_timer *io_timer_new(struct io_loop *l, void (*cb)(void *arg), void *arg);
+void io_timer_start(struct io_timer *t, uint64_t ms);
+void io_timer_stop(struct io_timer *t);
+void io_timer_free(struct io_timer *t);
+
+/* Listeners: accept until EAGAIN with a large backlog. */
+typedef void (*io_accept_cb)(void *arg, int fd, const struct sockaddr *sa, socklen_t salen);
+struct io_listener *io_listen(struct io_loop *l, const char *addr, int port, io_accept_cb cb, void *arg,
+                              char *err, size_t errlen);
+void io_listener_free(struct io_listener *li);
+void io_listener_pause(struct io_listener *li);
+
+/* Connections. */
+struct io_conn_handlers {
+	void (*readable)(void *arg);          /* new input is in the buffer */
+	void (*drained)(void *arg);           /* all output was handed to the kernel */
+	void (*closed)(void *arg, const char *why); /* EOF, error or timeout: free the conn */
+	void (*tls_ready)(void *arg);         /* a TLS handshake completed */
+};
+struct io_conn *io_conn_new(struct io_loop *l, int fd, const struct io_conn_handlers *h, void *arg);
+void io_conn_free(struct io_conn *c);
+/* Contiguous input: at most max octets (0: all buffered). */
+size_t io_conn_input(struct io_conn *c, const char **p, size_t max);
+size_t io_conn_input_len(struct io_conn *c);
+void io_conn_consume(struct io_conn *c, size_t n);
+int io_conn_write(struct io_conn *c, const void *p, size_t n);
+size_t io_conn_output_len(struct io_conn *c);
+/* Idle timeout for reads, in seconds (0 disables). */
+void io_conn_set_timeout(struct io_conn *c, unsigned read_s, unsigned write_s);
+void io_conn_pause_read(struct io_conn *c, bool paused);
+/* Start TLS as a server on this connection (STARTTLS or implicit). */
+int io_conn_start_tls(struct io_conn *c, struct io_tls *tls);
+bool io_conn_is_tls(struct io_conn *c);
+const char *io_conn_tls_version(struct io_conn *c);
+const char *io_conn_tls_cipher(struct io_conn *c);
+/* Octets waiting in the kernel receive queue (early talker check). */
+int io_fd_pending(int fd);
+
+/* Worker pool: work() runs on a worker thread, done() then on the loop. */
+struct io_workers;
+struct io_workers *io_workers_new(struct io_loop *l, int nthreads);
+void io_workers_submit(struct io_workers *w, void (*work)(void *arg), void (*done)(void *arg), void *arg);
+void io_workers_free(struct io_workers *w);
+unsigned io_workers_busy(struct io_workers *w);
+
+/* "1.2.3.4" / "::1" from a socket address; is it loopback. */
+void io_addr_text(const struct sockaddr *sa, char *out, size_t outlen);
+bool io_addr_is_loopback(const struct sockaddr *sa);
+
+#endif

@@ -1,0 +1,247 @@
+/*
+ * maildir — writes one message into DATA-DIR/mail/DOMAIN/LOCAL/ the
+ * Maildir way (tmp/, then new/), creating the mailbox on first use. Owns
+ * the unique-name counter; knows nothing of the queue beyond the file
+ * descriptor it is handed, and never changes the content.
+ *
+ * Durability (STYLE.md principle 9, the recipe in base/fsutil.h): the
+ * file is complete and fsync'ed in tmp/ before it is renamed into new/,
+ * and new/ is fsync'ed before we return 0, so the caller may record the
+ * delivery as done. Directories made here are flushed into their
+ * parents by fsutil_mkdirs. Any failure removes what was written and
+ * keeps errno (ENOSPC, EDQUOT, EFBIG, EIO) for the caller to defer on.
+ *
+ * Blocking throughout: worker pool only.
+ */
+#include "mta/maildir.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/fsutil.h"
+
+#define MAILDIR_DIR_MODE  0700
+#define MAILDIR_FILE_MODE 0600
+#define MAILDIR_COPY_BUF  65536
+#define MAILDIR_HOST_MAX  64 /* octets of the (escaped) host name kept in a file name */
+#define MAILDIR_NAME_TRIES 8
+
+static atomic_uint maildir_counter;
+
+/* One path component we create: not empty, no '/', and no leading '.'
+ * (which also refuses "." and ".." and keeps Maildir++ folders and
+ * hidden files out of reach of an address). */
+static bool maildir_component_ok(const char *s)
+{
+	if (s == NULL || s[0] == '\0' || s[0] == '.')
+		return false;
+	return strchr(s, '/') == NULL;
+}
+
+/* The host part of a Maildir name must not hold '/' (a path) or ':' (the
+ * info separator); the usual escapes are \057 and \072. Other odd bytes
+ * get the same octal form, so the name stays plain text. */
+static void maildir_hostname(char *out, size_t n)
+{
+	char h[256];
+	if (gethostname(h, sizeof h) < 0 || h[0] == '\0')
+		snprintf(h, sizeof h, "localhost");
+	h[sizeof h - 1] = '\0';
+	size_t j = 0;
+	for (const unsigned char *s = (const unsigned char *)h; *s; s++) {
+		char esc[5];
+		size_t m = 1;
+		if (*s == '/' || *s == ':' || *s == '\\' || *s < 0x21 || *s >= 0x7f) {
+			snprintf(esc, sizeof esc, "\\%03o", *s);
+			m = 4;
+		} else {
+			esc[0] = (char)*s;
+		}
+		if (j + m >= n || j + m > MAILDIR_HOST_MAX)
+			break;
+		memcpy(out + j, esc, m);
+		j += m;
+	}
+	out[j] = '\0';
+}
+
+/* Copy len octets from in (at its current position) to out. The kernel
+ * copies without a trip through user space where it can
+ * (copy_file_range); otherwise a 64 KiB buffer does. Content shorter
+ * than len is EIO: the queue file lied about its size. */
+static int maildir_copy(int out, int in, uint64_t len)
+{
+	bool kernel_copy = true;
+	char *buf = NULL;
+	while (len > 0) {
+		if (kernel_copy) {
+			size_t want = len > (uint64_t)1 << 30 ? (size_t)1 << 30 : (size_t)len;
+			ssize_t r = copy_file_range(in, NULL, out, NULL, want, 0);
+			if (r > 0) {
+				len -= (uint64_t)r;
+				continue;
+			}
+			if (r < 0 && errno == EINTR)
+				continue;
+			/* Not supported for this pair of files (other file
+			 * system, a pipe, an old kernel), or 0, which some file
+			 * systems return instead: let read(2) decide. */
+			if (r == 0 || errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+			    errno == EOPNOTSUPP || errno == EBADF || errno == ETXTBSY) {
+				kernel_copy = false;
+				continue;
+			}
+			goto fail;
+		}
+		if (buf == NULL && (buf = malloc(MAILDIR_COPY_BUF)) == NULL)
+			goto fail;
+		size_t want = len > MAILDIR_COPY_BUF ? MAILDIR_COPY_BUF : (size_t)len;
+		ssize_t r = read(in, buf, want);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		if (r == 0) {
+			errno = EIO;
+			goto fail;
+		}
+		if (fsutil_write_all(out, buf, (size_t)r) < 0)
+			goto fail;
+		len -= (uint64_t)r;
+	}
+	free(buf);
+	return 0;
+fail:;
+	int saved = errno;
+	free(buf);
+	errno = saved;
+	return -1;
+}
+
+static int maildir_make_dirs(const char *box)
+{
+	static const char *const subs[] = { "tmp", "new", "cur" };
+	char path[PATH_MAX];
+	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+		int n = snprintf(path, sizeof path, "%s/%s", box, subs[i]);
+		if (n < 0 || (size_t)n >= sizeof path) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if (fsutil_mkdirs(path, MAILDIR_DIR_MODE) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Write prefix and content into the open tmp file and flush it. */
+static int maildir_fill(int fd, const char *prefix, size_t prefix_len, int content_fd,
+                        uint64_t content_len)
+{
+	if (prefix_len && fsutil_write_all(fd, prefix, prefix_len) < 0)
+		return -1;
+	if (maildir_copy(fd, content_fd, content_len) < 0)
+		return -1;
+	return fsutil_fsync(fd);
+}
+
+int maildir_deliver(const char *data_dir, const char *domain, const char *local, const char *prefix,
+                    size_t prefix_len, int content_fd, uint64_t content_len, char *path_out,
+                    size_t path_len)
+{
+	if (!maildir_component_ok(domain) || !maildir_component_ok(local) ||
+	    (prefix == NULL && prefix_len > 0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (strlen(domain) > NAME_MAX || strlen(local) > NAME_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	char box[PATH_MAX], tmp[PATH_MAX], final[PATH_MAX], name[NAME_MAX + 1], host[MAILDIR_HOST_MAX + 1];
+	int n = snprintf(box, sizeof box, "%s/mail/%s/%s", data_dir, domain, local);
+	if (n < 0 || (size_t)n >= sizeof box) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	maildir_hostname(host, sizeof host);
+
+	bool made_dirs = false;
+	int fd = -1;
+	for (int tries = 0; fd < 0; tries++) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		unsigned c = atomic_fetch_add(&maildir_counter, 1);
+		/* TIME.MmicrosPpid_COUNTER.HOST: unique by time, process and
+		 * a per-process counter (qmail's and Dovecot's convention). */
+		n = snprintf(name, sizeof name, "%lld.M%ldP%ld_%u.%s", (long long)ts.tv_sec,
+		             ts.tv_nsec / 1000, (long)getpid(), c, host);
+		if (n < 0 || (size_t)n >= sizeof name) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		int a = snprintf(tmp, sizeof tmp, "%s/tmp/%s", box, name);
+		int b = snprintf(final, sizeof final, "%s/new/%s", box, name);
+		if (a < 0 || b < 0 || (size_t)a >= sizeof tmp || (size_t)b >= sizeof final ||
+		    (path_out && path_len && (size_t)b >= path_len)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		do {
+			fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, MAILDIR_FILE_MODE);
+		} while (fd < 0 && errno == EINTR);
+		if (fd >= 0)
+			break;
+		if (errno == ENOENT && !made_dirs) {
+			/* First delivery to this mailbox. */
+			if (maildir_make_dirs(box) < 0)
+				return -1;
+			made_dirs = true;
+		} else if (errno != EEXIST || tries >= MAILDIR_NAME_TRIES) {
+			return -1;
+		}
+	}
+
+	if (maildir_fill(fd, prefix, prefix_len, content_fd, content_len) < 0) {
+		int saved = errno;
+		close(fd);
+		unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	if (close(fd) < 0 && errno != EINTR)
+		goto fail_tmp;
+	if (rename(tmp, final) < 0) {
+		/* new/ removed by hand since tmp/ was there: make it again. */
+		if (errno != ENOENT || made_dirs || maildir_make_dirs(box) < 0 ||
+		    rename(tmp, final) < 0)
+			goto fail_tmp;
+	}
+	n = snprintf(tmp, sizeof tmp, "%s/new", box);
+	if (n < 0 || (size_t)n >= sizeof tmp || fsutil_fsync_dir(tmp) < 0) {
+		/* Not known to be durable: take it back, so that the retry
+		 * the caller will make does not leave two copies. */
+		int saved = errno;
+		unlink(final);
+		errno = saved;
+		return -1;
+	}
+	if (path_out && path_len)
+		snprintf(path_out, path_len, "%s", final);
+	return 0;
+fail_tmp:;
+	int saved = errno;
+	unlink(tmp);
+	errno = saved;
+	return -1;
+}

@@ -1,0 +1,484 @@
+/*
+ * smtpd — SMTP sessions: engine + connection + recipient policy + queue
+ * intake. See smtpd.h.
+ *
+ * Life of a session: accept → limits → early-talker check → greeting →
+ * feed input to the engine, write its replies whenever it has consumed
+ * all input or waits (that is PIPELINING) → on QUIT or an error, close
+ * once the output has drained. A session whose client vanishes while its
+ * message is being committed stays allocated (`dead`) until the commit
+ * completes, because the commit's callback still refers to it.
+ */
+#include "mta/smtpd.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "io/io.h"
+#include "io/tls.h"
+#include "mta/recipient.h"
+#include "mta/scheduler.h"
+#include "mta/server.h"
+#include "proto/mail_header.h"
+#include "proto/smtp_server.h"
+#include "queue/queue_commit.h"
+#include "queue/queue_store.h"
+
+#define SMTPD_CMD_TIMEOUT 300  /* RFC 5321 4.5.3.2.7: server timeout 5 minutes */
+#define SMTPD_WRITE_TIMEOUT 300
+
+struct smtpd_session {
+	struct smtpd_listener *lst;
+	struct server *srv;
+	struct io_conn *conn;
+	struct smtp_server eng;
+	char addr[64];
+	bool loopback;
+	char sid[16];                 /* session id for the log */
+	/* transaction */
+	struct recipient_list rcpts;  /* final addresses */
+	struct recipient_list orcpts; /* as given, index-aligned with rcpts */
+	struct queue_writer *w;
+	char qid[QUEUE_ID_MAX];
+	char sender[SMTP_PATH_MAX + 8];
+	time_t arrival;
+	bool committing;              /* a commit job refers to this session */
+	bool dead;                    /* the connection is gone */
+	bool closing;                 /* close when output drains */
+	bool counted;                 /* counted in the server's session limits */
+	/* commit job result */
+	int commit_rc, commit_errno;
+	uint64_t size;
+	unsigned nrcpt_msg;
+	struct smtpd_session *next, *prev;
+};
+
+static struct smtpd_session *smtpd_sessions;
+static unsigned smtpd_nsessions;
+static unsigned long smtpd_serial;
+
+unsigned smtpd_active(void)
+{
+	return smtpd_nsessions;
+}
+
+static void smtpd_free(struct smtpd_session *ss)
+{
+	if (ss->w)
+		queue_writer_abort(ss->w);
+	ss->w = NULL;
+	recipient_list_free(&ss->rcpts);
+	recipient_list_free(&ss->orcpts);
+	smtp_server_free(&ss->eng);
+	io_conn_free(ss->conn);
+	if (ss->counted)
+		server_session_close(ss->srv, ss->addr, ss->loopback);
+	if (ss->prev)
+		ss->prev->next = ss->next;
+	else
+		smtpd_sessions = ss->next;
+	if (ss->next)
+		ss->next->prev = ss->prev;
+	smtpd_nsessions--;
+	free(ss);
+}
+
+/* The connection ended (or must): free now unless a commit still runs. */
+static void smtpd_end(struct smtpd_session *ss, const char *why)
+{
+	if (!ss->dead)
+		log_msg("%s disconnect from [%s] reason=%s", ss->sid, ss->addr, why);
+	ss->dead = true;
+	if (ss->committing) {
+		io_conn_pause_read(ss->conn, true);
+		return;
+	}
+	smtpd_free(ss);
+}
+
+/* Send what the engine wrote; close if it said so. */
+static void smtpd_flush(struct smtpd_session *ss)
+{
+	if (ss->eng.out.len) {
+		io_conn_write(ss->conn, ss->eng.out.data, ss->eng.out.len);
+		buf_reset(&ss->eng.out);
+	}
+	if (smtp_server_is_closed(&ss->eng) && !ss->closing) {
+		ss->closing = true;
+		io_conn_pause_read(ss->conn, true);
+		if (io_conn_output_len(ss->conn) == 0)
+			smtpd_end(ss, "quit");
+	}
+}
+
+/* Feed all buffered input to the engine, then flush the replies. */
+static void smtpd_process(struct smtpd_session *ss)
+{
+	while (!ss->closing && !ss->dead) {
+		const char *p;
+		size_t n = io_conn_input(ss->conn, &p, 0);
+		if (n == 0)
+			break;
+		size_t k = smtp_server_feed(&ss->eng, p, n);
+		io_conn_consume(ss->conn, k);
+		if (k < n)
+			break; /* the engine waits (commit, TLS) or closed */
+	}
+	if (!ss->dead)
+		smtpd_flush(ss);
+}
+
+static void smtpd_readable_cb(void *arg)
+{
+	smtpd_process(arg);
+}
+
+static void smtpd_drained_cb(void *arg)
+{
+	struct smtpd_session *ss = arg;
+	if (ss->closing)
+		smtpd_end(ss, "quit");
+}
+
+static void smtpd_closed_cb(void *arg, const char *why)
+{
+	struct smtpd_session *ss = arg;
+	if (strcmp(why, "timeout") == 0 && !ss->closing) {
+		smtp_server_reply(&ss->eng, SMTP_R_TIMEOUT, NULL);
+		io_conn_write(ss->conn, ss->eng.out.data, ss->eng.out.len);
+		buf_reset(&ss->eng.out);
+	}
+	smtpd_end(ss, why);
+}
+
+static void smtpd_tls_ready_cb(void *arg)
+{
+	struct smtpd_session *ss = arg;
+	log_msg("%s tls version=%s cipher=%s", ss->sid, io_conn_tls_version(ss->conn), io_conn_tls_cipher(ss->conn));
+	if (ss->eng.state == SMTP_S_TLS)
+		smtp_server_tls_done(&ss->eng);
+	else
+		smtp_server_greet(&ss->eng); /* implicit TLS: greet once the handshake is done */
+	smtpd_process(ss);
+}
+
+static const struct io_conn_handlers smtpd_conn_handlers = {
+	.readable = smtpd_readable_cb,
+	.drained = smtpd_drained_cb,
+	.closed = smtpd_closed_cb,
+	.tls_ready = smtpd_tls_ready_cb,
+};
+
+/* ---- engine operations ---- */
+
+static enum smtp_reply_id smtpd_op_mail(void *ctx, const struct smtp_addr *from, const struct smtp_mail_params *p)
+{
+	(void)ctx;
+	(void)from;
+	(void)p;
+	return SMTP_R_MAIL_OK;
+}
+
+static enum smtp_reply_id smtpd_op_rcpt(void *ctx, const struct smtp_addr *to)
+{
+	struct smtpd_session *ss = ctx;
+	size_t before = ss->rcpts.n;
+	enum smtp_reply_id r = recipient_resolve(ss->srv->conf, to, ss->eng.authenticated, &ss->rcpts);
+	if (r != SMTP_R_RCPT_OK)
+		return r;
+	char orcpt[SMTP_PATH_MAX + 8];
+	if (smtp_addr_format(to, orcpt, sizeof orcpt) < 0)
+		orcpt[0] = '\0';
+	/* Keep orcpts aligned with rcpts: one original per final address. */
+	for (size_t i = before; i < ss->rcpts.n; i++) {
+		char **na = realloc(ss->orcpts.addrs, (ss->orcpts.n + 1) * sizeof *na);
+		if (na == NULL)
+			return SMTP_R_LOCAL_ERROR;
+		ss->orcpts.addrs = na;
+		ss->orcpts.addrs[ss->orcpts.n++] = strdup(orcpt);
+	}
+	return SMTP_R_RCPT_OK;
+}
+
+static const char *smtpd_with(const struct smtpd_session *ss)
+{
+	/* RFC 3848 protocol names; RFC 6531 3.7.3 for UTF8SMTP. */
+	bool tls = io_conn_is_tls(ss->conn), auth = ss->eng.authenticated;
+	if (ss->eng.mail.smtputf8)
+		return tls ? (auth ? "UTF8SMTPSA" : "UTF8SMTPS") : (auth ? "UTF8SMTPA" : "UTF8SMTP");
+	if (!ss->eng.esmtp)
+		return "SMTP";
+	return tls ? (auth ? "ESMTPSA" : "ESMTPS") : (auth ? "ESMTPA" : "ESMTP");
+}
+
+static enum smtp_reply_id smtpd_op_data_begin(void *ctx)
+{
+	struct smtpd_session *ss = ctx;
+	struct queue_env env;
+	memset(&env, 0, sizeof env);
+	queue_new_id(env.id);
+	env.arrival = ss->arrival = time(NULL);
+	if (smtp_addr_format(&ss->eng.from, ss->sender, sizeof ss->sender) < 0)
+		ss->sender[0] = '\0';
+	env.sender = ss->sender;
+	env.helo = ss->eng.helo;
+	env.client = ss->addr;
+	env.auth_user = ss->eng.authenticated ? ss->eng.auth_user : NULL;
+	env.smtputf8 = ss->eng.mail.smtputf8;
+	env.eightbit = ss->eng.mail.body == SMTP_BODY_8BITMIME || ss->eng.mail.body == SMTP_BODY_BINARYMIME;
+	struct queue_rcpt *rv = calloc(ss->rcpts.n, sizeof *rv);
+	if (rv == NULL)
+		return SMTP_R_LOCAL_ERROR;
+	for (size_t i = 0; i < ss->rcpts.n; i++) {
+		rv[i].addr = ss->rcpts.addrs[i];
+		rv[i].orcpt = ss->orcpts.addrs[i] ? ss->orcpts.addrs[i] : ss->rcpts.addrs[i];
+	}
+	env.rcpts = rv;
+	env.nrcpts = ss->rcpts.n;
+	ss->w = queue_writer_open(ss->srv->conf->data_dir, &env);
+	int e = errno;
+	free(rv);
+	if (ss->w == NULL) {
+		log_msg("%s error=\"cannot create queue file: %s\"", ss->sid, strerror(e));
+		return (e == ENOSPC || e == EDQUOT) ? SMTP_R_STORAGE : SMTP_R_LOCAL_ERROR;
+	}
+	memcpy(ss->qid, env.id, sizeof ss->qid);
+	/* Our trace field goes on top of the content (RFC 5321 4.4). */
+	struct buf rh;
+	buf_init(&rh, 4096);
+	struct mail_received r = {
+		.helo = ss->eng.helo,
+		.rdns = NULL,
+		.addr = ss->addr,
+		.by = ss->srv->conf->hostname,
+		.with = smtpd_with(ss),
+		.id = ss->qid,
+		.for_rcpt = ss->orcpts.n == 1 ? ss->orcpts.addrs[0] : NULL,
+		.when = ss->arrival,
+	};
+	char tlsinfo[128];
+	if (io_conn_is_tls(ss->conn)) {
+		snprintf(tlsinfo, sizeof tlsinfo, "%s with cipher %s", io_conn_tls_version(ss->conn),
+		         io_conn_tls_cipher(ss->conn));
+		r.tls = tlsinfo;
+	}
+	int rc = mail_header_received(&rh, &r) < 0 ? -1 : queue_writer_write(ss->w, rh.data, rh.len);
+	e = errno;
+	buf_free(&rh);
+	if (rc < 0) {
+		queue_writer_abort(ss->w);
+		ss->w = NULL;
+		return (e == ENOSPC || e == EDQUOT) ? SMTP_R_STORAGE : SMTP_R_LOCAL_ERROR;
+	}
+	return SMTP_R_OK;
+}
+
+static int smtpd_op_data_write(void *ctx, const char *p, size_t n)
+{
+	struct smtpd_session *ss = ctx;
+	if (ss->w == NULL)
+		return -1;
+	if (queue_writer_write(ss->w, p, n) < 0) {
+		log_msg("%s error=\"queue write failed: %s\"", ss->sid, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void smtpd_commit_work(void *arg)
+{
+	struct smtpd_session *ss = arg;
+	ss->commit_rc = queue_commit_durable(ss->srv->conf->data_dir, ss->w);
+	ss->commit_errno = errno;
+	ss->w = NULL; /* freed by the commit, on success or failure */
+}
+
+static void smtpd_commit_done(void *arg)
+{
+	struct smtpd_session *ss = arg;
+	ss->committing = false;
+	if (ss->commit_rc == 0) {
+		struct buf from;
+		buf_init(&from, 600);
+		buf_put_escaped(&from, ss->sender, strlen(ss->sender), 300);
+		log_msg("%s accepted from=<%s> size=%llu nrcpt=%u client=[%s] session=%s", ss->qid,
+		        from.data ? from.data : "", (unsigned long long)ss->size, ss->nrcpt_msg, ss->addr, ss->sid);
+		buf_free(&from);
+		scheduler_add(ss->srv->sched, ss->qid, 0);
+	} else {
+		log_msg("%s error=\"commit failed: %s\" session=%s", ss->qid, strerror(ss->commit_errno), ss->sid);
+	}
+	if (ss->dead) {
+		smtpd_free(ss);
+		return;
+	}
+	enum smtp_reply_id r = SMTP_R_OK;
+	if (ss->commit_rc < 0)
+		r = (ss->commit_errno == ENOSPC || ss->commit_errno == EDQUOT) ? SMTP_R_STORAGE : SMTP_R_LOCAL_ERROR;
+	smtp_server_commit_done(&ss->eng, r, ss->qid);
+	smtpd_process(ss);
+}
+
+static void smtpd_op_data_commit(void *ctx, const struct smtp_data *d)
+{
+	struct smtpd_session *ss = ctx;
+	ss->size = queue_writer_length(ss->w);
+	ss->nrcpt_msg = (unsigned)ss->rcpts.n;
+	(void)d;
+	ss->committing = true;
+	io_workers_submit(ss->srv->commit_pool, smtpd_commit_work, smtpd_commit_done, ss);
+}
+
+static void smtpd_op_data_abort(void *ctx)
+{
+	struct smtpd_session *ss = ctx;
+	if (ss->w && !ss->committing) {
+		queue_writer_abort(ss->w);
+		ss->w = NULL;
+	}
+}
+
+static void smtpd_op_reset(void *ctx)
+{
+	struct smtpd_session *ss = ctx;
+	recipient_list_free(&ss->rcpts);
+	recipient_list_free(&ss->orcpts);
+}
+
+static void smtpd_op_starttls(void *ctx)
+{
+	struct smtpd_session *ss = ctx;
+	/* The 220 must leave in plaintext before the TLS filter goes on. */
+	smtpd_flush(ss);
+	if (io_conn_start_tls(ss->conn, ss->srv->tls) < 0) {
+		/* smtpd_process closes the session once the engine returns. */
+		log_msg("%s error=\"cannot start TLS\"", ss->sid);
+		ss->eng.state = SMTP_S_CLOSED;
+	}
+}
+
+static void smtpd_op_refused(void *ctx, const char *cmd, size_t cmdlen, const struct smtp_reply *r)
+{
+	struct smtpd_session *ss = ctx;
+	struct buf b;
+	buf_init(&b, 1024);
+	buf_put_escaped(&b, cmd, cmdlen, 200);
+	log_msg("%s refused client=[%s] reply=\"%d %s %s\" command=\"%s\"", ss->sid, ss->addr, r->code,
+	        r->status ? r->status : "", r->text, b.data ? b.data : "");
+	buf_free(&b);
+}
+
+static const struct smtp_server_ops smtpd_ops = {
+	.mail = smtpd_op_mail,
+	.rcpt = smtpd_op_rcpt,
+	.data_begin = smtpd_op_data_begin,
+	.data_write = smtpd_op_data_write,
+	.data_commit = smtpd_op_data_commit,
+	.data_abort = smtpd_op_data_abort,
+	.reset = smtpd_op_reset,
+	.starttls = smtpd_op_starttls,
+	.refused = smtpd_op_refused,
+};
+
+/* Refuse a connection before any session exists: one line, then close. */
+static void smtpd_refuse_fd(int fd, struct server *srv, enum smtp_reply_id id)
+{
+	const struct smtp_reply *r = smtp_reply_get(id);
+	char line[256];
+	int n = snprintf(line, sizeof line, "%d %s %s %s\r\n", r->code, r->status, srv->conf->hostname, r->text);
+	ssize_t w = write(fd, line, (size_t)n);
+	(void)w;
+	close(fd);
+}
+
+void smtpd_accept(void *arg, int fd, const struct sockaddr *sa, socklen_t salen)
+{
+	(void)salen;
+	struct smtpd_listener *lst = arg;
+	struct server *srv = lst->srv;
+	char addr[64];
+	io_addr_text(sa, addr, sizeof addr);
+	bool loopback = io_addr_is_loopback(sa);
+	if (srv->stopping) {
+		smtpd_refuse_fd(fd, srv, SMTP_R_SHUTDOWN);
+		return;
+	}
+	if (!server_session_open(srv, addr, loopback)) {
+		log_msg("connect from [%s] refused: too many sessions", addr);
+		smtpd_refuse_fd(fd, srv, SMTP_R_TOO_MANY_SESSIONS);
+		return;
+	}
+	struct smtpd_session *ss = calloc(1, sizeof *ss);
+	if (ss == NULL) {
+		server_session_close(srv, addr, loopback);
+		close(fd);
+		return;
+	}
+	ss->counted = true;
+	ss->lst = lst;
+	ss->srv = srv;
+	snprintf(ss->addr, sizeof ss->addr, "%s", addr);
+	ss->loopback = loopback;
+	snprintf(ss->sid, sizeof ss->sid, "S%lu", ++smtpd_serial);
+	ss->next = smtpd_sessions;
+	if (smtpd_sessions)
+		smtpd_sessions->prev = ss;
+	smtpd_sessions = ss;
+	smtpd_nsessions++;
+	bool implicit_tls = lst->role == ROLE_SUBMISSIONS;
+	struct smtp_server_config cfg = {
+		.hostname = srv->conf->hostname,
+		.max_size = srv->conf->max_message_size,
+		.tls_available = srv->tls != NULL,
+		.tls_active = implicit_tls,
+		.auth_available = false,
+		.auth_required = lst->role != ROLE_SMTP,
+	};
+	smtp_server_init(&ss->eng, &cfg, &smtpd_ops, ss);
+	/* An early talker sent before our greeting: refuse it (RFC 5321 4.3.1
+	 * makes the client wait for the greeting). */
+	int early = implicit_tls ? 0 : io_fd_pending(fd);
+	ss->conn = io_conn_new(srv->loop, fd, &smtpd_conn_handlers, ss);
+	if (ss->conn == NULL) {
+		close(fd);
+		ss->dead = true;
+		smtpd_free(ss);
+		return;
+	}
+	io_conn_set_timeout(ss->conn, SMTPD_CMD_TIMEOUT, SMTPD_WRITE_TIMEOUT);
+	log_msg("%s connect from [%s] role=%s", ss->sid, addr, conf_role_name(lst->role));
+	if (early > 0) {
+		log_msg("%s refused client=[%s] reason=\"input before greeting\"", ss->sid, addr);
+		smtp_server_reply(&ss->eng, SMTP_R_EARLY_TALKER, NULL);
+		ss->eng.state = SMTP_S_CLOSED;
+		smtpd_flush(ss);
+		return;
+	}
+	if (implicit_tls) {
+		if (srv->tls == NULL || io_conn_start_tls(ss->conn, srv->tls) < 0)
+			smtpd_end(ss, "tls unavailable");
+		return;
+	}
+	smtp_server_greet(&ss->eng);
+	smtpd_flush(ss);
+}
+
+void smtpd_shutdown(struct server *srv)
+{
+	(void)srv;
+	struct smtpd_session *ss = smtpd_sessions;
+	while (ss) {
+		struct smtpd_session *next = ss->next;
+		if (!ss->committing && !ss->dead && !ss->closing && ss->eng.state != SMTP_S_WAIT) {
+			smtp_server_reply(&ss->eng, SMTP_R_SHUTDOWN, NULL);
+			ss->eng.state = SMTP_S_CLOSED;
+			smtpd_flush(ss);
+		}
+		ss = next;
+	}
+}

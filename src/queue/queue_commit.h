@@ -1,0 +1,16 @@
+/*
+ * queue_commit — making a received message durable, with group commit.
+ * Runs on worker threads: several commits in flight share one fsync of
+ * queue/msg/ (the rename of each is durable once any directory flush
+ * that started after it has finished).
+ */
+#ifndef TERN_QUEUE_COMMIT_H
+#define TERN_QUEUE_COMMIT_H
+
+#include "queue/queue_store.h"
+
+/* fsync the file, rename it into msg/, flush msg/ (shared). Frees w.
+ * 0, or -1 with errno (the tmp file is then removed). Blocking. */
+int queue_commit_durable(const char *data_dir, struct queue_writer *w);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * queue_internal — what the files of src/queue share and nobody outside
+ * may use: paths under DATA-DIR/queue, limits of the on-disk records, a
+ * bounded line reader for queue and state files, and the state-log
+ * functions that queue_file.c and queue_store.c call.
+ */
+#ifndef TERN_QUEUE_INTERNAL_H
+#define TERN_QUEUE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/buf.h"
+#include "queue/queue_store.h"
+
+#define QUEUE_DIR_MODE  0700
+#define QUEUE_FILE_MODE 0600
+/* One envelope or state record, LF excluded. Addresses are at most 256
+ * octets (RFC 5321 4.5.3.1.3), an xtext ORCPT (RFC 3461 4.2) three times
+ * that, a HELO argument fits in a 512-octet command line (4.5.3.1.4):
+ * 4096 leaves room and still bounds what a damaged file can make us
+ * allocate per line. */
+#define QUEUE_LINE_MAX  4096
+#define QUEUE_VALUE_MAX 2048   /* writer's cap on one envelope value */
+#define QUEUE_TEXT_MAX  400    /* error text in a state record */
+#define QUEUE_RCPTS_MAX 100000 /* recipients one queue file may hold */
+#define QUEUE_IO_BUF    65536  /* write buffer and read chunk */
+
+/* DATA-DIR/queue/SUB[/NAME[SUFFIX]] into out (PATH_MAX octets). sub,
+ * name and suffix may be NULL. -1 with ENAMETOOLONG when it does not fit. */
+int queue_path(char *out, const char *data_dir, const char *sub, const char *name,
+               const char *suffix);
+
+/* Strict decimal: digits only, no sign, no leading zero (except "0"),
+ * at most max. */
+bool queue_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out);
+
+/* Reads LF-terminated lines from a file through one QUEUE_IO_BUF chunk,
+ * keeping track of the offset just past the last line returned. */
+struct queue_lines {
+	int fd;               /* not owned */
+	char *chunk;          /* owned, QUEUE_IO_BUF octets */
+	size_t pos, len;      /* unread part of chunk */
+	uint64_t off;         /* file offset after the last returned line */
+	struct buf line;      /* the current line, LF stripped; max QUEUE_LINE_MAX */
+};
+
+enum queue_line_result {
+	QUEUE_LINE_OK,   /* a complete line is in line */
+	QUEUE_LINE_EOF,  /* clean end of file */
+	QUEUE_LINE_TORN, /* end of file in the middle of a line */
+	QUEUE_LINE_LONG, /* a complete line longer than QUEUE_LINE_MAX (skipped) */
+	QUEUE_LINE_ERR,  /* read error, errno set */
+};
+
+int queue_lines_init(struct queue_lines *l, int fd);
+void queue_lines_free(struct queue_lines *l);
+enum queue_line_result queue_lines_next(struct queue_lines *l);
+
+/* queue_state.c: apply msg/ID.st to env->rcpts (0, or -1 with errno on a
+ * read error; bad records are logged and skipped). */
+int queue_state_apply(const char *data_dir, struct queue_env *env);
+/* Cut a torn last line off msg/ID.st so that the next append does not
+ * glue a record to it. Start-up only. */
+int queue_state_repair(const char *data_dir, const char *id);
+
+#endif

@@ -1,0 +1,458 @@
+/*
+ * queue_store — queue ids, the directories under DATA-DIR/queue, removal,
+ * listing and crash recovery at start-up. The file format lives in
+ * queue_file.c, the per-recipient state log in queue_state.c. Everything
+ * here blocks on the disk: worker pool or start-up only.
+ *
+ * A message's state is which files exist, and every transition is one
+ * atomic file-system operation followed by a flush. What a crash at each
+ * instant leaves, and what queue_recover makes of it:
+ *
+ *   crash while / after                 on disk            recovery            outcome
+ *   ---------------------------------   ----------------   -----------------   ---------------------
+ *   writing tmp/ID                      tmp/ID (partial)   deleted             no 250 was sent: the
+ *                                                                              client retries
+ *   finish (fsync), before rename       tmp/ID             deleted             same
+ *   rename, before fsync of msg/        tmp/ID or msg/ID   tmp deleted, msg    no 250 yet; if msg/ID
+ *                                                          delivered           survived: a duplicate
+ *   fsync of msg/ (then 250)            msg/ID             delivered           accepted, never lost
+ *   a delivery, before "done" is        msg/ID (+ .st)     recipient tried     a duplicate for that
+ *   fdatasync'ed                                           again               recipient
+ *   appending a state record            .st torn tail      tail ignored, cut   as the line above
+ *   the last "done", before remove      msg/ID + .st       removed             nothing sent twice
+ *   unlink msg/ID, before unlink .st    orphan ID.st       deleted             nothing sent twice
+ *   anything outside this order         msg/ID torn        moved to corrupt/   logged, kept for a
+ *   (disk damage, manual edits)                                                human
+ *
+ * No acknowledged message is lost; duplicates are limited to the
+ * recipient whose delivery was in flight.
+ */
+#include "queue/queue_internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/fsutil.h"
+#include "base/log.h"
+
+/* Id layout: 11 base-36 digits of microseconds since the epoch (enough
+ * until the year 6000, fixed width so that string order is time order),
+ * then 4 base-36 digits of a per-process salt. */
+#define QUEUE_ID_TIME_DIGITS 11
+#define QUEUE_ID_SALT_DIGITS 4
+#define QUEUE_ID_SALT_SPACE  (36u * 36u * 36u * 36u)
+
+int queue_path(char *out, const char *data_dir, const char *sub, const char *name,
+               const char *suffix)
+{
+	int n = snprintf(out, PATH_MAX, "%s/queue%s%s%s%s%s", data_dir, sub ? "/" : "",
+	                 sub ? sub : "", name ? "/" : "", name ? name : "", suffix ? suffix : "");
+	if (n < 0 || n >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+bool queue_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out)
+{
+	if (n == 0 || n > 20 || (n > 1 && s[0] == '0'))
+		return false;
+	uint64_t v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		unsigned d = (unsigned)(s[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	if (v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+bool queue_id_is_valid(const char *id)
+{
+	size_t n = 0;
+	for (; id[n]; n++) {
+		char c = id[n];
+		bool ok = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+		if (!ok || n + 1 >= QUEUE_ID_MAX)
+			return false;
+	}
+	return n > 0;
+}
+
+/* ------------------------------------------------------------------ ids */
+
+static _Atomic uint64_t queue_id_last_us;
+static _Atomic uint64_t queue_id_salt_pid; /* pid << 32 | (salt + 1); 0: none yet */
+
+/* The salt separates processes that draw ids in the same microsecond
+ * (tern serve and tern sendmail, or a restart within the clock's
+ * slack). Chosen afresh in a forked child, which inherits the parent's. */
+static unsigned queue_id_salt(void)
+{
+	uint32_t pid = (uint32_t)getpid();
+	uint64_t cur = atomic_load(&queue_id_salt_pid);
+	if (cur != 0 && (uint32_t)(cur >> 32) == pid)
+		return (unsigned)(cur & 0xffffffffu) - 1;
+	uint32_t r;
+	if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		r = (uint32_t)ts.tv_nsec ^ (uint32_t)ts.tv_sec;
+	}
+	unsigned salt = (r ^ pid * 2654435761u) % QUEUE_ID_SALT_SPACE;
+	uint64_t want = (uint64_t)pid << 32 | (salt + 1);
+	if (atomic_compare_exchange_strong(&queue_id_salt_pid, &cur, want))
+		return salt;
+	return (unsigned)(cur & 0xffffffffu) - 1; /* another thread won: use its salt */
+}
+
+static void queue_id_base36(char *out, uint64_t v, int digits)
+{
+	static const char set[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	for (int i = digits - 1; i >= 0; i--) {
+		out[i] = set[v % 36];
+		v /= 36;
+	}
+}
+
+void queue_new_id(char out[QUEUE_ID_MAX])
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	/* A logical clock: never the same or an earlier microsecond twice in
+	 * one process, so ids are unique and increasing however fast they
+	 * are drawn, and survive the wall clock stepping back meanwhile. */
+	uint64_t prev = atomic_load(&queue_id_last_us), next;
+	do {
+		next = now > prev ? now : prev + 1;
+	} while (!atomic_compare_exchange_weak(&queue_id_last_us, &prev, next));
+	queue_id_base36(out, next, QUEUE_ID_TIME_DIGITS);
+	queue_id_base36(out + QUEUE_ID_TIME_DIGITS, queue_id_salt(), QUEUE_ID_SALT_DIGITS);
+	out[QUEUE_ID_TIME_DIGITS + QUEUE_ID_SALT_DIGITS] = '\0';
+}
+
+/* ---------------------------------------------------------- directories */
+
+int queue_init_dirs(const char *data_dir)
+{
+	static const char *const subs[] = { "tmp", "msg", "drop" };
+	char path[PATH_MAX];
+	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+		if (queue_path(path, data_dir, subs[i], NULL, NULL) < 0 ||
+		    fsutil_mkdirs(path, QUEUE_DIR_MODE) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int queue_sync_msgdir(const char *data_dir)
+{
+	char path[PATH_MAX];
+	if (queue_path(path, data_dir, "msg", NULL, NULL) < 0)
+		return -1;
+	return fsutil_fsync_dir(path);
+}
+
+int queue_remove(const char *data_dir, const char *id)
+{
+	char path[PATH_MAX];
+	if (!queue_id_is_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (queue_path(path, data_dir, "msg", id, NULL) < 0)
+		return -1;
+	int missing = 0;
+	if (unlink(path) < 0) {
+		if (errno != ENOENT)
+			return -1;
+		missing = 1;
+	}
+	if (queue_path(path, data_dir, "msg", id, ".st") < 0)
+		return -1;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -1;
+	if (queue_sync_msgdir(data_dir) < 0)
+		return -1;
+	if (missing) {
+		errno = ENOENT;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------- name lists */
+
+struct queue_names {
+	char **v; /* owned, each owned */
+	size_t n, cap;
+};
+
+static int queue_names_push(struct queue_names *l, const char *s)
+{
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 16;
+		if (ncap < l->cap || ncap > SIZE_MAX / sizeof *l->v) {
+			errno = ENOMEM;
+			return -1;
+		}
+		char **nv = realloc(l->v, ncap * sizeof *nv);
+		if (nv == NULL)
+			return -1;
+		l->v = nv;
+		l->cap = ncap;
+	}
+	char *d = strdup(s);
+	if (d == NULL)
+		return -1;
+	l->v[l->n++] = d;
+	return 0;
+}
+
+void queue_ids_free(char **ids, size_t nids)
+{
+	if (ids == NULL)
+		return;
+	for (size_t i = 0; i < nids; i++)
+		free(ids[i]);
+	free(ids);
+}
+
+static int queue_names_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Read the names in dir: ids into ids, everything else (but "." and "..")
+ * into other. Either list may be NULL to drop those names. */
+static int queue_names_scan(const char *dir, struct queue_names *ids, struct queue_names *other)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return -1;
+	for (;;) {
+		errno = 0;
+		struct dirent *e = readdir(d);
+		if (e == NULL)
+			break;
+		const char *nm = e->d_name;
+		if (strcmp(nm, ".") == 0 || strcmp(nm, "..") == 0)
+			continue;
+		struct queue_names *to = queue_id_is_valid(nm) ? ids : other;
+		if (to && queue_names_push(to, nm) < 0)
+			break;
+	}
+	int saved = errno;
+	closedir(d);
+	errno = saved;
+	return saved ? -1 : 0;
+}
+
+int queue_list_ids(const char *data_dir, char ***ids, size_t *nids)
+{
+	char path[PATH_MAX];
+	struct queue_names l = { 0 };
+	*ids = NULL;
+	*nids = 0;
+	if (queue_path(path, data_dir, "msg", NULL, NULL) < 0)
+		return -1;
+	if (queue_names_scan(path, &l, NULL) < 0) {
+		int saved = errno;
+		queue_ids_free(l.v, l.n);
+		if (saved == ENOENT)
+			return 0;
+		errno = saved;
+		return -1;
+	}
+	if (l.n)
+		qsort(l.v, l.n, sizeof *l.v, queue_names_cmp);
+	*ids = l.v;
+	*nids = l.n;
+	return 0;
+}
+
+/* ------------------------------------------------------------- recovery */
+
+/* A file name from the disk on a log line: escaped and capped. */
+static void queue_recover_log(const char *name, const char *what)
+{
+	struct buf b;
+	buf_init(&b, 512);
+	if (buf_put_escaped(&b, name, strlen(name), 100) == 0)
+		log_msg("%s %s", b.data, what);
+	buf_free(&b);
+}
+
+/* Nothing in tmp/ was ever acknowledged: a 250 is sent only after the
+ * rename into msg/. No flush needed: if a crash brings a name back, the
+ * next start deletes it again. */
+static int queue_recover_tmp(const char *data_dir)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct queue_names all = { 0 };
+	if (queue_path(dir, data_dir, "tmp", NULL, NULL) < 0)
+		return -1;
+	if (queue_names_scan(dir, &all, &all) < 0) {
+		int saved = errno;
+		queue_ids_free(all.v, all.n);
+		errno = saved;
+		return -1;
+	}
+	for (size_t i = 0; i < all.n; i++) {
+		if (queue_path(path, data_dir, "tmp", all.v[i], NULL) < 0 ||
+		    (unlink(path) < 0 && errno != ENOENT))
+			queue_recover_log(all.v[i], "queue-tmp=leftover status=not-removed");
+	}
+	queue_ids_free(all.v, all.n);
+	return 0;
+}
+
+/* Move msg/NAME (and msg/NAME.st for an id) to corrupt/ for a human. */
+static void queue_recover_quarantine(const char *data_dir, const char *name, bool with_state)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	if (queue_path(from, data_dir, "msg", name, NULL) < 0 ||
+	    queue_path(to, data_dir, "corrupt", name, NULL) < 0 || rename(from, to) < 0) {
+		queue_recover_log(name, "queue-file=invalid status=not-moved");
+		return;
+	}
+	queue_recover_log(name, "queue-file=invalid action=moved-to-queue/corrupt");
+	if (with_state && queue_path(from, data_dir, "msg", name, ".st") == 0 &&
+	    queue_path(to, data_dir, "corrupt", name, ".st") == 0)
+		rename(from, to); /* ENOENT: it had no state file */
+}
+
+static bool queue_recover_all_finished(const struct queue_env *env)
+{
+	for (size_t i = 0; i < env->nrcpts; i++) {
+		if (env->rcpts[i].state == QUEUE_RCPT_PENDING)
+			return false;
+	}
+	return true;
+}
+
+/* One candidate message: 1 when it is live (the caller reports it), 0
+ * when it was dealt with here. */
+static int queue_recover_one(const char *data_dir, const char *id, bool *moved)
+{
+	struct queue_env env;
+	if (queue_load(data_dir, id, &env) < 0) {
+		if (errno == EINVAL) {
+			queue_recover_quarantine(data_dir, id, true);
+			*moved = true;
+		} else {
+			char what[128];
+			snprintf(what, sizeof what, "queue-file=unreadable error=\"%s\" action=skipped",
+			         strerror(errno));
+			queue_recover_log(id, what);
+		}
+		return 0;
+	}
+	bool finished = queue_recover_all_finished(&env);
+	queue_env_free(&env);
+	if (finished) {
+		/* Crashed between the last "done" and queue_remove. */
+		if (queue_remove(data_dir, id) < 0 && errno != ENOENT)
+			queue_recover_log(id, "queue-file=finished status=not-removed");
+		else
+			queue_recover_log(id, "queue-file=finished action=removed");
+		return 0;
+	}
+	if (queue_state_repair(data_dir, id) < 0)
+		queue_recover_log(id, "state-file=torn status=not-repaired");
+	return 1;
+}
+
+/* An ID.st whose message is gone: the crash hit between the two unlinks
+ * of queue_remove. Anything else that is not an id goes to corrupt/. */
+static void queue_recover_other(const char *data_dir, const char *name, bool *moved)
+{
+	char path[PATH_MAX];
+	size_t n = strlen(name);
+	if (n > 3 && n - 3 < QUEUE_ID_MAX && strcmp(name + n - 3, ".st") == 0) {
+		char id[QUEUE_ID_MAX];
+		memcpy(id, name, n - 3);
+		id[n - 3] = '\0';
+		struct stat sb;
+		if (queue_id_is_valid(id) && queue_path(path, data_dir, "msg", id, NULL) == 0) {
+			if (lstat(path, &sb) == 0)
+				return; /* its message is live */
+			if (errno == ENOENT && queue_path(path, data_dir, "msg", name, NULL) == 0 &&
+			    unlink(path) == 0) {
+				queue_recover_log(name, "state-file=orphan action=removed");
+				*moved = true;
+				return;
+			}
+		}
+	}
+	struct stat sb;
+	if (queue_path(path, data_dir, "msg", name, NULL) == 0 && lstat(path, &sb) == 0 &&
+	    !S_ISREG(sb.st_mode)) {
+		queue_recover_log(name, "queue-file=unexpected status=left-alone");
+		return;
+	}
+	queue_recover_quarantine(data_dir, name, false);
+	*moved = true;
+}
+
+int queue_recover(const char *data_dir, void (*cb)(void *arg, const char *id), void *arg)
+{
+	char path[PATH_MAX];
+	struct queue_names ids = { 0 }, other = { 0 }, live = { 0 };
+	int rc = -1;
+	bool moved = false;
+	if (queue_init_dirs(data_dir) < 0)
+		return -1;
+	if (queue_path(path, data_dir, "corrupt", NULL, NULL) < 0 ||
+	    fsutil_mkdirs(path, QUEUE_DIR_MODE) < 0)
+		return -1;
+	if (queue_recover_tmp(data_dir) < 0)
+		return -1;
+	if (queue_path(path, data_dir, "msg", NULL, NULL) < 0 ||
+	    queue_names_scan(path, &ids, &other) < 0)
+		goto out;
+	for (size_t i = 0; i < ids.n; i++) {
+		if (queue_recover_one(data_dir, ids.v[i], &moved) == 1 &&
+		    queue_names_push(&live, ids.v[i]) < 0)
+			goto out;
+	}
+	/* After the messages: by now a quarantined message took its state
+	 * file along and a finished one is gone with its own. */
+	for (size_t i = 0; i < other.n; i++)
+		queue_recover_other(data_dir, other.v[i], &moved);
+	if (moved) {
+		if (queue_sync_msgdir(data_dir) < 0)
+			goto out;
+		if (queue_path(path, data_dir, "corrupt", NULL, NULL) < 0 || fsutil_fsync_dir(path) < 0)
+			goto out;
+	}
+	if (live.n)
+		qsort(live.v, live.n, sizeof *live.v, queue_names_cmp);
+	for (size_t i = 0; cb && i < live.n; i++)
+		cb(arg, live.v[i]);
+	rc = 0;
+out:;
+	int saved = errno;
+	queue_ids_free(ids.v, ids.n);
+	queue_ids_free(other.v, other.n);
+	queue_ids_free(live.v, live.n);
+	errno = saved;
+	return rc;
+}
