@@ -29,10 +29,10 @@
 
 #include "base/fsutil.h"
 
-#define MAILDIR_DIR_MODE  0700
-#define MAILDIR_FILE_MODE 0600
-#define MAILDIR_COPY_BUF  65536
-#define MAILDIR_HOST_MAX  64 /* octets of the (escaped) host name kept in a file name */
+#define MAILDIR_DIR_MODE   0700
+#define MAILDIR_FILE_MODE  0600
+#define MAILDIR_COPY_BUF   65536
+#define MAILDIR_HOST_MAX   64 /* octets of the (escaped) host name kept in a file name */
 #define MAILDIR_NAME_TRIES 8
 
 static atomic_uint maildir_counter;
@@ -168,7 +168,8 @@ int maildir_deliver(const char *data_dir, const char *domain, const char *local,
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	char box[PATH_MAX], tmp[PATH_MAX], final[PATH_MAX], name[NAME_MAX + 1], host[MAILDIR_HOST_MAX + 1];
+	char box[PATH_MAX], tmp[PATH_MAX], final[PATH_MAX], name[NAME_MAX + 1],
+	    host[MAILDIR_HOST_MAX + 1];
 	int n = snprintf(box, sizeof box, "%s/mail/%s/%s", data_dir, domain, local);
 	if (n < 0 || (size_t)n >= sizeof box) {
 		errno = ENAMETOOLONG;

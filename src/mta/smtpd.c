@@ -15,12 +15,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/log.h"
 #include "io/io.h"
 #include "io/tls.h"
+#if __has_include("mta/auth.h") /* TEMP until auth lands */
+#include "mta/auth.h"
+#define SMTPD_HAVE_AUTH 1
+#endif
 #include "mta/recipient.h"
 #include "mta/scheduler.h"
 #include "mta/server.h"
@@ -48,6 +53,7 @@ struct smtpd_session {
 	char sender[SMTP_PATH_MAX + 8];
 	time_t arrival;
 	bool committing;              /* a commit job refers to this session */
+	bool authing;                 /* a password check refers to this session */
 	bool dead;                    /* the connection is gone */
 	bool closing;                 /* close when output drains */
 	bool counted;                 /* counted in the server's session limits */
@@ -94,7 +100,7 @@ static void smtpd_end(struct smtpd_session *ss, const char *why)
 	if (!ss->dead)
 		log_msg("%s disconnect from [%s] reason=%s", ss->sid, ss->addr, why);
 	ss->dead = true;
-	if (ss->committing) {
+	if (ss->committing || ss->authing) {
 		io_conn_pause_read(ss->conn, true);
 		return;
 	}
@@ -156,9 +162,16 @@ static void smtpd_closed_cb(void *arg, const char *why)
 	smtpd_end(ss, why);
 }
 
+/* AUTH is offered under TLS, or on loopback, and only when users exist. */
+static bool smtpd_auth_available(const struct smtpd_session *ss)
+{
+	return ss->srv->conf->nusers > 0 && (ss->loopback || io_conn_is_tls(ss->conn));
+}
+
 static void smtpd_tls_ready_cb(void *arg)
 {
 	struct smtpd_session *ss = arg;
+	ss->eng.cfg.auth_available = smtpd_auth_available(ss);
 	log_msg("%s tls version=%s cipher=%s", ss->sid, io_conn_tls_version(ss->conn), io_conn_tls_cipher(ss->conn));
 	if (ss->eng.state == SMTP_S_TLS)
 		smtp_server_tls_done(&ss->eng);
@@ -176,12 +189,70 @@ static const struct io_conn_handlers smtpd_conn_handlers = {
 
 /* ---- engine operations ---- */
 
+/* Does the authenticated user own this sender address: itself, or an
+ * alias whose targets include it (RFC 6409 6.1 lets the MSA enforce it). */
+static bool smtpd_sender_owned(const struct smtpd_session *ss, const struct smtp_addr *from)
+{
+	if (from->is_null)
+		return false;
+	char addr[SMTP_PATH_MAX + 8];
+	if (smtp_addr_format(from, addr, sizeof addr) < 0)
+		return false;
+	if (strcasecmp(addr, ss->eng.auth_user) == 0)
+		return true;
+	const struct conf_alias *a = conf_find_alias(ss->srv->conf, addr);
+	for (size_t i = 0; a && i < a->ntargets; i++)
+		if (strcasecmp(a->targets[i], ss->eng.auth_user) == 0)
+			return true;
+	return false;
+}
+
 static enum smtp_reply_id smtpd_op_mail(void *ctx, const struct smtp_addr *from, const struct smtp_mail_params *p)
 {
-	(void)ctx;
-	(void)from;
+	struct smtpd_session *ss = ctx;
 	(void)p;
+	if (ss->eng.authenticated && !smtpd_sender_owned(ss, from))
+		return SMTP_R_SENDER_NOT_OWNED;
 	return SMTP_R_MAIL_OK;
+}
+
+#ifdef SMTPD_HAVE_AUTH
+static void smtpd_auth_done_cb(void *arg, enum auth_result r)
+{
+	struct smtpd_session *ss = arg;
+	ss->authing = false;
+	if (ss->dead) {
+		smtpd_free(ss);
+		return;
+	}
+	if (r == AUTH_OK)
+		log_msg("%s auth user=%s client=[%s]", ss->sid, ss->eng.auth_user, ss->addr);
+	smtp_server_auth_done(&ss->eng, r == AUTH_OK, r == AUTH_THROTTLED ? SMTP_R_AUTH_THROTTLED : SMTP_R_AUTH_FAILED);
+	smtpd_process(ss);
+}
+
+static void smtpd_op_auth_check(void *ctx, const char *user, const char *pass)
+{
+	struct smtpd_session *ss = ctx;
+	ss->authing = true;
+	auth_check(ss->srv, ss->addr, ss->loopback, user, pass, smtpd_auth_done_cb, ss);
+}
+#endif
+
+/* RFC 6409 8: what a submission server may add to a message lacking it. */
+static void smtpd_op_missing_headers(void *ctx, unsigned have, struct buf *out)
+{
+	struct smtpd_session *ss = ctx;
+	time_t now = time(NULL);
+	if (!(have & SMTP_HDR_DATE)) {
+		char date[64];
+		mail_header_date(now, date, sizeof date);
+		buf_printf(out, "Date: %s\n", date);
+	}
+	if (!(have & SMTP_HDR_MESSAGE_ID))
+		buf_printf(out, "Message-ID: <%s.%lx@%s>\n", ss->qid, (unsigned long)random(), ss->srv->conf->hostname);
+	if (!(have & SMTP_HDR_FROM) && ss->sender[0])
+		buf_printf(out, "From: <%s>\n", ss->sender);
 }
 
 static enum smtp_reply_id smtpd_op_rcpt(void *ctx, const struct smtp_addr *to)
@@ -382,6 +453,10 @@ static const struct smtp_server_ops smtpd_ops = {
 	.data_abort = smtpd_op_data_abort,
 	.reset = smtpd_op_reset,
 	.starttls = smtpd_op_starttls,
+#ifdef SMTPD_HAVE_AUTH
+	.auth_check = smtpd_op_auth_check,
+#endif
+	.missing_headers = smtpd_op_missing_headers,
 	.refused = smtpd_op_refused,
 };
 
@@ -436,8 +511,9 @@ void smtpd_accept(void *arg, int fd, const struct sockaddr *sa, socklen_t salen)
 		.max_size = srv->conf->max_message_size,
 		.tls_available = srv->tls != NULL,
 		.tls_active = implicit_tls,
-		.auth_available = false,
+		.auth_available = srv->conf->nusers > 0 && loopback,
 		.auth_required = lst->role != ROLE_SMTP,
+		.fix_headers = lst->role != ROLE_SMTP,
 	};
 	smtp_server_init(&ss->eng, &cfg, &smtpd_ops, ss);
 	/* An early talker sent before our greeting: refuse it (RFC 5321 4.3.1

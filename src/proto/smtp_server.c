@@ -12,8 +12,12 @@
  */
 #include "proto/smtp_server.h"
 
+#include <ctype.h>
+#include <strings.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "base/base64.h"
 
 static void smtp_server_reset_txn(struct smtp_server *s);
 
@@ -26,7 +30,7 @@ void smtp_server_init(struct smtp_server *s, const struct smtp_server_config *cf
 	s->ctx = ctx;
 	s->state = SMTP_S_INIT;
 	buf_init(&s->out, 0);
-	buf_init(&s->line, SMTP_LINE_MAX + 2);
+	buf_init(&s->line, SMTP_AUTH_LINE_MAX + 2);
 	buf_init(&s->body, 4 * SMTP_SERVER_BODY_FLUSH);
 }
 
@@ -248,7 +252,7 @@ static enum smtp_reply_id smtp_server_begin_content(struct smtp_server *s, enum 
 	if (r != SMTP_R_OK)
 		return r;
 	s->storing = true;
-	s->store_failed = s->oversize = false;
+	s->store_failed = s->oversize = s->headers_fixed = false;
 	smtp_data_init(&s->dec, mode);
 	buf_reset(&s->body);
 	return SMTP_R_OK;
@@ -344,11 +348,156 @@ void smtp_server_tls_done(struct smtp_server *s)
 	s->state = SMTP_S_INIT;
 }
 
+enum { SMTP_AUTH_PLAIN = 1, SMTP_AUTH_LOGIN = 2 };
+
+/* Wipe what held a secret (the line buffer, decoded responses). */
+static void smtp_server_wipe(void *p, size_t n)
+{
+	if (p && n)
+		explicit_bzero(p, n);
+}
+
+static void smtp_server_auth_fail(struct smtp_server *s, enum smtp_reply_id id)
+{
+	s->auth_mech = 0;
+	s->auth_step = 0;
+	s->auth_user[0] = '\0';
+	s->state = SMTP_S_READY;
+	smtp_server_refuse(s, id, NULL, "AUTH", 4);
+}
+
+/* Hand a complete user/password to the checker and wait. */
+static void smtp_server_auth_submit(struct smtp_server *s, const char *user, size_t ulen, const char *pass,
+                                    size_t plen)
+{
+	if (ulen == 0 || ulen >= sizeof s->auth_user || plen == 0 || plen > SMTP_AUTH_SECRET_MAX ||
+	    memchr(user, '\0', ulen) || memchr(pass, '\0', plen)) {
+		smtp_server_auth_fail(s, SMTP_R_AUTH_FAILED);
+		return;
+	}
+	memcpy(s->auth_user, user, ulen);
+	s->auth_user[ulen] = '\0';
+	char pw[SMTP_AUTH_SECRET_MAX + 1];
+	memcpy(pw, pass, plen);
+	pw[plen] = '\0';
+	s->state = SMTP_S_AUTHWAIT;
+	s->ops->auth_check(s->ctx, s->auth_user, pw);
+	smtp_server_wipe(pw, sizeof pw);
+}
+
+/* RFC 4616: [authzid] NUL authcid NUL passwd. */
+static void smtp_server_auth_plain(struct smtp_server *s, const unsigned char *d, size_t n)
+{
+	const unsigned char *nul1 = memchr(d, '\0', n);
+	const unsigned char *nul2 = nul1 ? memchr(nul1 + 1, '\0', n - (size_t)(nul1 + 1 - d)) : NULL;
+	if (nul1 == NULL || nul2 == NULL) {
+		smtp_server_auth_fail(s, SMTP_R_AUTH_BAD_B64);
+		return;
+	}
+	const char *authz = (const char *)d;
+	size_t authzlen = (size_t)(nul1 - d);
+	const char *user = (const char *)nul1 + 1;
+	size_t ulen = (size_t)(nul2 - nul1 - 1);
+	const char *pass = (const char *)nul2 + 1;
+	size_t plen = n - (size_t)(nul2 + 1 - d);
+	/* Acting for someone else is not offered: authzid empty or the same user. */
+	if (authzlen && (authzlen != ulen || strncasecmp(authz, user, ulen) != 0)) {
+		smtp_server_auth_fail(s, SMTP_R_AUTH_FAILED);
+		return;
+	}
+	smtp_server_auth_submit(s, user, ulen, pass, plen);
+}
+
+/* One client response: the initial response or a continuation line. */
+static void smtp_server_auth_response(struct smtp_server *s, const char *line, size_t len)
+{
+	if (len == 1 && line[0] == '*') {
+		smtp_server_auth_fail(s, SMTP_R_AUTH_CANCELLED); /* RFC 4954 4 */
+		return;
+	}
+	unsigned char dec[SMTP_AUTH_LINE_MAX];
+	long n = 0;
+	if (!(len == 1 && line[0] == '=')) /* "=" is the empty response */
+		n = base64_decode(line, len, dec, sizeof dec);
+	if (n < 0) {
+		smtp_server_auth_fail(s, SMTP_R_AUTH_BAD_B64);
+		return;
+	}
+	if (s->auth_mech == SMTP_AUTH_PLAIN) {
+		smtp_server_auth_plain(s, dec, (size_t)n);
+	} else if (s->auth_step == 0) {
+		if (n == 0 || (size_t)n >= sizeof s->auth_user || memchr(dec, '\0', (size_t)n)) {
+			smtp_server_auth_fail(s, SMTP_R_AUTH_FAILED);
+		} else {
+			memcpy(s->auth_user, dec, (size_t)n);
+			s->auth_user[n] = '\0';
+			s->auth_step = 1;
+			s->state = SMTP_S_AUTH;
+			buf_puts(&s->out, "334 UGFzc3dvcmQ6\r\n"); /* "Password:" */
+		}
+	} else {
+		char user[sizeof s->auth_user];
+		memcpy(user, s->auth_user, sizeof user);
+		smtp_server_auth_submit(s, user, strlen(user), (const char *)dec, (size_t)n);
+	}
+	smtp_server_wipe(dec, sizeof dec);
+}
+
+static void smtp_server_auth(struct smtp_server *s, const struct smtp_cmd *c)
+{
+	if (!s->cfg.auth_available || s->ops->auth_check == NULL) {
+		bool need_tls = s->cfg.tls_available && !s->cfg.tls_active;
+		smtp_server_refuse(s, need_tls ? SMTP_R_NEED_TLS : SMTP_R_NOT_IMPL, NULL, "AUTH", 4);
+		return;
+	}
+	if (s->state == SMTP_S_INIT) {
+		smtp_server_refuse(s, SMTP_R_NEED_HELO, NULL, "AUTH", 4);
+		return;
+	}
+	if (s->authenticated) {
+		smtp_server_refuse(s, SMTP_R_AUTH_ALREADY, NULL, "AUTH", 4);
+		return;
+	}
+	if (s->state != SMTP_S_READY) { /* RFC 4954 4: not during a transaction */
+		smtp_server_refuse(s, SMTP_R_NESTED_MAIL, NULL, "AUTH", 4);
+		return;
+	}
+	const char *a = c->arg;
+	size_t alen = c->arglen;
+	const char *sp = memchr(a, ' ', alen);
+	size_t mlen = sp ? (size_t)(sp - a) : alen;
+	if (mlen == 5 && strncasecmp(a, "PLAIN", 5) == 0)
+		s->auth_mech = SMTP_AUTH_PLAIN;
+	else if (mlen == 5 && strncasecmp(a, "LOGIN", 5) == 0)
+		s->auth_mech = SMTP_AUTH_LOGIN;
+	else {
+		smtp_server_refuse(s, c->has_arg ? SMTP_R_AUTH_MECH : SMTP_R_SYNTAX, NULL, "AUTH", 4);
+		return;
+	}
+	s->auth_step = 0;
+	if (sp) { /* an initial response (RFC 4954 4) */
+		smtp_server_auth_response(s, sp + 1, alen - mlen - 1);
+		return;
+	}
+	s->state = SMTP_S_AUTH;
+	if (s->auth_mech == SMTP_AUTH_PLAIN)
+		buf_puts(&s->out, "334 \r\n");
+	else
+		buf_puts(&s->out, "334 VXNlcm5hbWU6\r\n"); /* "Username:" */
+}
+
 void smtp_server_auth_done(struct smtp_server *s, bool ok, enum smtp_reply_id fail_reply)
 {
-	(void)ok;
-	(void)fail_reply;
+	s->auth_mech = 0;
+	s->auth_step = 0;
 	s->state = SMTP_S_READY;
+	if (ok) {
+		s->authenticated = true;
+		smtp_server_reply(s, SMTP_R_AUTH_OK, NULL);
+		return;
+	}
+	s->auth_user[0] = '\0';
+	smtp_server_refuse(s, fail_reply, NULL, "AUTH", 4);
 }
 
 static void smtp_server_command(struct smtp_server *s, const char *line, size_t len)
@@ -410,7 +559,7 @@ static void smtp_server_command(struct smtp_server *s, const char *line, size_t 
 		smtp_server_starttls(s, &c);
 		break;
 	case SMTP_VERB_AUTH:
-		smtp_server_refuse(s, SMTP_R_NOT_IMPL, NULL, line, len);
+		smtp_server_auth(s, &c);
 		break;
 	case SMTP_VERB_UNKNOWN:
 	default:
@@ -419,9 +568,59 @@ static void smtp_server_command(struct smtp_server *s, const char *line, size_t 
 	}
 }
 
+/*
+ * Submission (RFC 6409 8.2, 8.3, 8.6): add Date, Message-ID or From when
+ * the message lacks them. The header section is held in `body` until it
+ * ends, then the missing fields go at its end. A header section larger
+ * than the buffer is passed on unchanged.
+ */
+static void smtp_server_fix_headers(struct smtp_server *s, bool at_end)
+{
+	if (!s->cfg.fix_headers || s->headers_fixed || s->ops->missing_headers == NULL)
+		return;
+	size_t pos;
+	if (s->body.len > 0 && s->body.data[0] == '\n') {
+		pos = 0;
+	} else {
+		const char *sep = s->body.len ? memmem(s->body.data, s->body.len, "\n\n", 2) : NULL;
+		if (sep)
+			pos = (size_t)(sep - s->body.data) + 1;
+		else if (at_end)
+			pos = s->body.len;
+		else
+			return; /* the header section has not ended yet */
+	}
+	s->headers_fixed = true;
+	struct buf extra;
+	buf_init(&extra, 4096);
+	s->ops->missing_headers(s->ctx, s->dec.headers, &extra);
+	if (extra.len) {
+		struct buf nb;
+		buf_init(&nb, s->body.max + extra.len);
+		if (buf_append(&nb, s->body.data, pos) == 0 && buf_append(&nb, extra.data, extra.len) == 0 &&
+		    buf_append(&nb, s->body.data + pos, s->body.len - pos) == 0) {
+			size_t max = s->body.max;
+			buf_free(&s->body);
+			s->body = nb;
+			s->body.max = max > nb.len ? max : nb.len;
+		} else {
+			buf_free(&nb);
+		}
+	}
+	buf_free(&extra);
+}
+
 /* Hand decoded content to storage in blocks. */
 static void smtp_server_flush_body(struct smtp_server *s, bool all)
 {
+	if (s->cfg.fix_headers && !s->headers_fixed) {
+		bool full = s->body.len + 1024 >= s->body.max;
+		if (s->dec.in_headers && !full)
+			return; /* keep holding the header section */
+		if (!s->dec.in_headers)
+			smtp_server_fix_headers(s, false);
+		s->headers_fixed = true; /* done, or too large to fix: pass it on */
+	}
 	if (s->body.len == 0 || (!all && s->body.len < SMTP_SERVER_BODY_FLUSH))
 		return;
 	if (s->dec.size > s->cfg.max_size)
@@ -435,6 +634,7 @@ static void smtp_server_flush_body(struct smtp_server *s, bool all)
 /* The content is complete: judge it, then commit or refuse. */
 static void smtp_server_end_content(struct smtp_server *s)
 {
+	smtp_server_fix_headers(s, true);
 	smtp_server_flush_body(s, true);
 	if (s->dec.size > s->cfg.max_size)
 		s->oversize = true;
@@ -552,11 +752,22 @@ static size_t smtp_server_feed_line(struct smtp_server *s, const char *in, size_
 		if (!crlf)
 			continue;
 		s->line_cr = false;
-		/* RFC 5321 4.5.3.1.4: 512 octets including CR LF */
-		if (s->line_overflow || s->line.len > SMTP_LINE_MAX)
-			smtp_server_refuse(s, SMTP_R_LINE_TOO_LONG, NULL, "(long line)", 11);
-		else
+		bool auth = s->state == SMTP_S_AUTH ||
+		            (s->line.len >= 5 && strncasecmp(s->line.data, "AUTH ", 5) == 0);
+		/* RFC 5321 4.5.3.1.4: 512 octets including CR LF; RFC 4954 4
+		 * allows AUTH lines up to 12288. */
+		if (s->line_overflow || (!auth && s->line.len > SMTP_LINE_MAX)) {
+			if (s->state == SMTP_S_AUTH)
+				smtp_server_auth_fail(s, SMTP_R_LINE_TOO_LONG);
+			else
+				smtp_server_refuse(s, SMTP_R_LINE_TOO_LONG, NULL, "(long line)", 11);
+		} else if (s->state == SMTP_S_AUTH) {
+			smtp_server_auth_response(s, s->line.data, s->line.len - 2);
+		} else {
 			smtp_server_command(s, s->line.data, s->line.len - 2);
+		}
+		if (auth)
+			smtp_server_wipe(s->line.data, s->line.len);
 		s->line_overflow = false;
 		buf_reset(&s->line);
 		return i;

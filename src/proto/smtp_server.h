@@ -26,7 +26,9 @@
 
 #define SMTP_SERVER_MAX_RCPTS 1000  /* RFC 5321 4.5.3.1.8 asks for at least 100 */
 #define SMTP_SERVER_MAX_ERRORS 20   /* then 421 and close, as Postfix's hard error limit */
-#define SMTP_SERVER_BODY_FLUSH 65536 /* decoded content handed to data_write in blocks this big */
+#define SMTP_SERVER_BODY_FLUSH 65536
+#define SMTP_AUTH_LINE_MAX 12288     /* RFC 4954 4: AUTH command and response lines */
+#define SMTP_AUTH_SECRET_MAX 1024    /* longest password passed to the checker */ /* decoded content handed to data_write in blocks this big */
 
 enum smtp_server_state {
 	SMTP_S_INIT,    /* greeting sent, no HELO/EHLO yet */
@@ -67,6 +69,9 @@ struct smtp_server_ops {
 	/* AUTH: a complete mechanism exchange; check asynchronously, then call
 	 * smtp_server_auth_done(). May be NULL when AUTH is unavailable. */
 	void (*auth_check)(void *ctx, const char *user, const char *pass);
+	/* Submission: append the header fields the message lacks (`have` is
+	 * SMTP_HDR_* seen) to out, each ending in LF. May be NULL. */
+	void (*missing_headers)(void *ctx, unsigned have, struct buf *out);
 	/* Every 4xx/5xx reply the engine sends, for the log. May be NULL. */
 	void (*refused)(void *ctx, const char *cmd, size_t cmdlen, const struct smtp_reply *r);
 };
@@ -78,6 +83,7 @@ struct smtp_server_config {
 	bool tls_active;      /* the session already runs over TLS */
 	bool auth_available;  /* offer AUTH (TLS or loopback) */
 	bool auth_required;   /* submission roles: MAIL needs AUTH */
+	bool fix_headers;     /* submission: add missing Date, Message-ID, From */
 };
 
 struct smtp_server {
@@ -103,6 +109,7 @@ struct smtp_server {
 	bool storing;            /* data_begin succeeded, data_abort owed on failure */
 	bool store_failed;       /* data_write failed */
 	bool oversize;
+	bool headers_fixed;      /* submission fix-ups done (or given up) */
 	struct smtp_data dec;
 	struct buf body;         /* decoded content not yet handed out (owned) */
 	/* AUTH */

@@ -55,51 +55,51 @@
 #define QUEUE_FILE_TRAILER_MAX (4 + 20 + 1)
 
 struct queue_writer {
-	char *data_dir;       /* owned copy */
+	char *data_dir; /* owned copy */
 	char id[QUEUE_ID_MAX];
 	char tmp_path[PATH_MAX];
-	int fd;               /* tmp/ID, -1 once closed */
-	char *obuf;           /* owned, QUEUE_IO_BUF octets of pending output */
+	int fd;     /* tmp/ID, -1 once closed */
+	char *obuf; /* owned, QUEUE_IO_BUF octets of pending output */
 	size_t olen;
 	uint64_t content_len;
-	bool finished;        /* trailer written and file fsync'ed */
-	int err;              /* first errno seen; every later call fails with it */
+	bool finished; /* trailer written and file fsync'ed */
+	int err;       /* first errno seen; every later call fails with it */
 };
 
 /* ---------------------------------------------------------------- lines */
 
-int queue_lines_init(struct queue_lines *l, int fd)
+int queue_file_lines_init(struct queue_file_lines *l, int fd)
 {
 	l->fd = fd;
 	l->pos = l->len = 0;
 	l->off = 0;
 	buf_init(&l->line, QUEUE_LINE_MAX);
-	l->chunk = malloc(QUEUE_IO_BUF);
+	l->chunk = malloc(QUEUE_READ_CHUNK);
 	return l->chunk ? 0 : -1;
 }
 
-void queue_lines_free(struct queue_lines *l)
+void queue_file_lines_free(struct queue_file_lines *l)
 {
 	free(l->chunk);
 	l->chunk = NULL;
 	buf_free(&l->line);
 }
 
-enum queue_line_result queue_lines_next(struct queue_lines *l)
+enum queue_file_line_result queue_file_lines_next(struct queue_file_lines *l)
 {
 	bool too_long = false;
 	bool partial = false;
 	buf_reset(&l->line);
 	for (;;) {
 		if (l->pos == l->len) {
-			ssize_t r = read(l->fd, l->chunk, QUEUE_IO_BUF);
+			ssize_t r = read(l->fd, l->chunk, QUEUE_READ_CHUNK);
 			if (r < 0) {
 				if (errno == EINTR)
 					continue;
-				return QUEUE_LINE_ERR;
+				return QUEUE_FILE_LINE_ERR;
 			}
 			if (r == 0)
-				return partial ? QUEUE_LINE_TORN : QUEUE_LINE_EOF;
+				return partial ? QUEUE_FILE_LINE_TORN : QUEUE_FILE_LINE_EOF;
 			l->pos = 0;
 			l->len = (size_t)r;
 		}
@@ -120,7 +120,7 @@ enum queue_line_result queue_lines_next(struct queue_lines *l)
 		if (nl) {
 			l->pos++;
 			l->off++;
-			return too_long ? QUEUE_LINE_LONG : QUEUE_LINE_OK;
+			return too_long ? QUEUE_FILE_LINE_LONG : QUEUE_FILE_LINE_OK;
 		}
 	}
 }
@@ -157,7 +157,7 @@ static bool queue_file_env_ok(const struct queue_env *env)
 	return true;
 }
 
-static int queue_writer_flush(struct queue_writer *w)
+static int queue_file_flush(struct queue_writer *w)
 {
 	if (w->olen == 0)
 		return 0;
@@ -170,7 +170,7 @@ static int queue_writer_flush(struct queue_writer *w)
 /* Buffered output: most messages are written with one or two write(2)
  * calls, and a large chunk of content skips the copy. Sticky errors: once
  * a write failed the file is useless, so every later call fails alike. */
-static int queue_writer_put(struct queue_writer *w, const void *p, size_t n)
+static int queue_file_put(struct queue_writer *w, const void *p, size_t n)
 {
 	const char *c = p;
 	if (w->err) {
@@ -189,7 +189,7 @@ static int queue_writer_put(struct queue_writer *w, const void *p, size_t n)
 		w->olen += take;
 		c += take;
 		n -= take;
-		if (w->olen == QUEUE_IO_BUF && queue_writer_flush(w) < 0)
+		if (w->olen == QUEUE_IO_BUF && queue_file_flush(w) < 0)
 			goto fail;
 	}
 	return 0;
@@ -198,68 +198,68 @@ fail:
 	return -1;
 }
 
-static int queue_writer_puts(struct queue_writer *w, const char *s)
+static int queue_file_puts(struct queue_writer *w, const char *s)
 {
-	return queue_writer_put(w, s, strlen(s));
+	return queue_file_put(w, s, strlen(s));
 }
 
 /* "KEY VALUE\n", or "KEY\n" for a flag (value NULL). */
-static int queue_writer_record(struct queue_writer *w, const char *key, const char *value)
+static int queue_file_put_record(struct queue_writer *w, const char *key, const char *value)
 {
-	if (queue_writer_puts(w, key) < 0)
+	if (queue_file_puts(w, key) < 0)
 		return -1;
-	if (value && (queue_writer_put(w, " ", 1) < 0 || queue_writer_puts(w, value) < 0))
+	if (value && (queue_file_put(w, " ", 1) < 0 || queue_file_puts(w, value) < 0))
 		return -1;
-	return queue_writer_put(w, "\n", 1);
+	return queue_file_put(w, "\n", 1);
 }
 
 /* The ADDR field ends at the first space, so a quoted local part holding
  * one ("a b"@example.org is legal, RFC 5321 4.1.2) is escaped. */
-static int queue_writer_put_addr(struct queue_writer *w, const char *addr)
+static int queue_file_put_addr(struct queue_writer *w, const char *addr)
 {
 	for (const char *s = addr; *s; s++) {
 		int r;
 		if (*s == '%')
-			r = queue_writer_puts(w, "%25");
+			r = queue_file_puts(w, "%25");
 		else if (*s == ' ')
-			r = queue_writer_puts(w, "%20");
+			r = queue_file_puts(w, "%20");
 		else
-			r = queue_writer_put(w, s, 1);
+			r = queue_file_put(w, s, 1);
 		if (r < 0)
 			return -1;
 	}
 	return 0;
 }
 
-static int queue_writer_header(struct queue_writer *w, const struct queue_env *env)
+static int queue_file_put_header(struct queue_writer *w, const struct queue_env *env)
 {
 	char num[32];
 	snprintf(num, sizeof num, "%lld", (long long)env->arrival);
-	if (queue_writer_record(w, QUEUE_FILE_MAGIC, NULL) < 0 ||
-	    queue_writer_record(w, "id", env->id) < 0 ||
-	    queue_writer_record(w, "arrival", num) < 0 ||
-	    queue_writer_record(w, "sender", env->sender ? env->sender : "") < 0)
+	if (queue_file_put_record(w, QUEUE_FILE_MAGIC, NULL) < 0 ||
+	    queue_file_put_record(w, "id", env->id) < 0 ||
+	    queue_file_put_record(w, "arrival", num) < 0 ||
+	    queue_file_put_record(w, "sender", env->sender ? env->sender : "") < 0)
 		return -1;
-	if (env->helo && queue_writer_record(w, "helo", env->helo) < 0)
+	if (env->helo && queue_file_put_record(w, "helo", env->helo) < 0)
 		return -1;
-	if (env->client && queue_writer_record(w, "client", env->client) < 0)
+	if (env->client && queue_file_put_record(w, "client", env->client) < 0)
 		return -1;
-	if (env->auth_user && queue_writer_record(w, "auth", env->auth_user) < 0)
+	if (env->auth_user && queue_file_put_record(w, "auth", env->auth_user) < 0)
 		return -1;
-	if (env->smtputf8 && queue_writer_record(w, "smtputf8", NULL) < 0)
+	if (env->smtputf8 && queue_file_put_record(w, "smtputf8", NULL) < 0)
 		return -1;
-	if (env->eightbit && queue_writer_record(w, "8bit", NULL) < 0)
+	if (env->eightbit && queue_file_put_record(w, "8bit", NULL) < 0)
 		return -1;
 	for (size_t i = 0; i < env->nrcpts; i++) {
 		const struct queue_rcpt *r = &env->rcpts[i];
-		if (queue_writer_puts(w, "rcpt ") < 0 || queue_writer_put_addr(w, r->addr) < 0 ||
-		    queue_writer_record(w, "", r->orcpt ? r->orcpt : r->addr) < 0)
+		if (queue_file_puts(w, "rcpt ") < 0 || queue_file_put_addr(w, r->addr) < 0 ||
+		    queue_file_put_record(w, "", r->orcpt ? r->orcpt : r->addr) < 0)
 			return -1;
 	}
-	return queue_writer_record(w, "content", NULL);
+	return queue_file_put_record(w, "content", NULL);
 }
 
-static void queue_writer_free(struct queue_writer *w)
+static void queue_file_writer_free(struct queue_writer *w)
 {
 	if (w->fd >= 0)
 		close(w->fd);
@@ -283,7 +283,7 @@ struct queue_writer *queue_writer_open(const char *data_dir, const struct queue_
 	w->obuf = malloc(QUEUE_IO_BUF);
 	if (w->data_dir == NULL || w->obuf == NULL)
 		goto fail;
-	if (queue_path(w->tmp_path, data_dir, "tmp", env->id, NULL) < 0)
+	if (queue_store_path(w->tmp_path, data_dir, "tmp", env->id, NULL) < 0)
 		goto fail;
 	/* O_EXCL: an id is never reused, and if it were we would rather
 	 * fail the transaction than write into someone else's file. */
@@ -292,7 +292,7 @@ struct queue_writer *queue_writer_open(const char *data_dir, const struct queue_
 	} while (w->fd < 0 && errno == EINTR);
 	if (w->fd < 0)
 		goto fail;
-	if (queue_writer_header(w, env) < 0) {
+	if (queue_file_put_header(w, env) < 0) {
 		int saved = errno;
 		unlink(w->tmp_path);
 		errno = saved;
@@ -301,7 +301,7 @@ struct queue_writer *queue_writer_open(const char *data_dir, const struct queue_
 	return w;
 fail:;
 	int saved = errno;
-	queue_writer_free(w);
+	queue_file_writer_free(w);
 	errno = saved;
 	return NULL;
 }
@@ -316,7 +316,7 @@ int queue_writer_write(struct queue_writer *w, const void *p, size_t n)
 		errno = EFBIG;
 		return -1;
 	}
-	if (queue_writer_put(w, p, n) < 0)
+	if (queue_file_put(w, p, n) < 0)
 		return -1;
 	w->content_len += n;
 	return 0;
@@ -335,12 +335,12 @@ int queue_writer_finish(struct queue_writer *w)
 	}
 	char trailer[QUEUE_FILE_TRAILER_MAX + 1];
 	snprintf(trailer, sizeof trailer, "END %" PRIu64 "\n", w->content_len);
-	if (queue_writer_puts(w, trailer) < 0)
+	if (queue_file_puts(w, trailer) < 0)
 		return -1;
-	if (queue_writer_flush(w) < 0 || fsutil_fsync(w->fd) < 0)
-		goto fail;
 	/* fsync, not fdatasync: the file is new, and its size and block
 	 * map are metadata that must be on disk before the rename. */
+	if (queue_file_flush(w) < 0 || fsutil_fsync(w->fd) < 0)
+		goto fail;
 	int fd = w->fd;
 	w->fd = -1;
 	if (close(fd) < 0 && errno != EINTR)
@@ -360,7 +360,7 @@ int queue_writer_commit(struct queue_writer *w)
 		errno = EINVAL;
 		return -1;
 	}
-	if (queue_path(msg_path, w->data_dir, "msg", w->id, NULL) < 0)
+	if (queue_store_path(msg_path, w->data_dir, "msg", w->id, NULL) < 0)
 		goto fail;
 	/* NOREPLACE: an accepted message is never overwritten, even if an
 	 * id were ever repeated. File systems without it get plain rename. */
@@ -368,12 +368,12 @@ int queue_writer_commit(struct queue_writer *w)
 		if ((errno != EINVAL && errno != ENOSYS) || rename(w->tmp_path, msg_path) < 0)
 			goto fail;
 	}
-	queue_writer_free(w);
+	queue_file_writer_free(w);
 	return 0;
 fail:;
 	int saved = errno;
 	unlink(w->tmp_path);
-	queue_writer_free(w);
+	queue_file_writer_free(w);
 	errno = saved;
 	return -1;
 }
@@ -388,7 +388,7 @@ void queue_writer_abort(struct queue_writer *w)
 		w->fd = -1;
 	}
 	unlink(w->tmp_path);
-	queue_writer_free(w);
+	queue_file_writer_free(w);
 	errno = saved;
 }
 
@@ -404,7 +404,7 @@ static char *queue_file_strndup(const char *s, size_t n)
 	return d;
 }
 
-/* Undo queue_writer_put_addr: only %25 and %20 exist. */
+/* Undo queue_file_put_addr: only %25 and %20 exist. */
 static char *queue_file_decode_addr(const char *s, size_t n)
 {
 	char *d = malloc(n + 1);
@@ -511,7 +511,7 @@ static int queue_file_record(struct queue_env *env, const char *id, const char *
 		bit = QUEUE_SEEN_ID;
 	} else if (QUEUE_KEY_IS("arrival")) {
 		uint64_t t;
-		if (v == NULL || !queue_parse_u64(v, vlen, INT64_MAX, &t))
+		if (v == NULL || !queue_store_parse_u64(v, vlen, INT64_MAX, &t))
 			goto invalid;
 		env->arrival = (time_t)t;
 		bit = QUEUE_SEEN_ARRIVAL;
@@ -583,7 +583,7 @@ static int queue_file_trailer(int fd, uint64_t header_len, uint64_t size, struct
 	if (ndig == 0 || d < 4 || memcmp(t + d - 4, "END ", 4) != 0)
 		goto invalid;
 	uint64_t n;
-	if (!queue_parse_u64(t + d, ndig, UINT64_MAX, &n))
+	if (!queue_store_parse_u64(t + d, ndig, UINT64_MAX, &n))
 		goto invalid;
 	uint64_t trailer_len = 4 + ndig + 1;
 	if (trailer_len > rest || n != rest - trailer_len)
@@ -604,18 +604,18 @@ static int queue_file_parse(int fd, const char *id, struct queue_env *env)
 		errno = EINVAL;
 		return -1;
 	}
-	struct queue_lines l;
-	if (queue_lines_init(&l, fd) < 0)
+	struct queue_file_lines l;
+	if (queue_file_lines_init(&l, fd) < 0)
 		return -1;
 	unsigned seen = 0;
 	size_t cap = 0;
 	int rc = -1;
 	bool first = true;
 	for (;;) {
-		enum queue_line_result lr = queue_lines_next(&l);
-		if (lr == QUEUE_LINE_ERR)
+		enum queue_file_line_result lr = queue_file_lines_next(&l);
+		if (lr == QUEUE_FILE_LINE_ERR)
 			goto out;
-		if (lr != QUEUE_LINE_OK) {
+		if (lr != QUEUE_FILE_LINE_OK) {
 			errno = EINVAL; /* torn header, or a line no writer makes */
 			goto out;
 		}
@@ -628,8 +628,8 @@ static int queue_file_parse(int fd, const char *id, struct queue_env *env)
 			first = false;
 			continue;
 		}
-		int r = queue_file_record(env, id, l.line.data ? l.line.data : "", l.line.len, &seen,
-		                          &cap);
+		int r = queue_file_record(env, id, l.line.data ? l.line.data : "", l.line.len,
+		                          &seen, &cap);
 		if (r < 0)
 			goto out;
 		if (r == 1)
@@ -646,7 +646,7 @@ static int queue_file_parse(int fd, const char *id, struct queue_env *env)
 	rc = 0;
 out:;
 	int saved = errno;
-	queue_lines_free(&l);
+	queue_file_lines_free(&l);
 	errno = saved;
 	return rc;
 }
@@ -659,7 +659,7 @@ int queue_load(const char *data_dir, const char *id, struct queue_env *env)
 		errno = EINVAL;
 		return -1;
 	}
-	if (queue_path(path, data_dir, "msg", id, NULL) < 0)
+	if (queue_store_path(path, data_dir, "msg", id, NULL) < 0)
 		return -1;
 	int fd;
 	do {
@@ -705,7 +705,7 @@ int queue_open_content(const char *data_dir, const struct queue_env *env)
 		errno = EINVAL;
 		return -1;
 	}
-	if (queue_path(path, data_dir, "msg", env->id, NULL) < 0)
+	if (queue_store_path(path, data_dir, "msg", env->id, NULL) < 0)
 		return -1;
 	int fd;
 	do {

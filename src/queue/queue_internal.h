@@ -26,38 +26,41 @@
 #define QUEUE_VALUE_MAX 2048   /* writer's cap on one envelope value */
 #define QUEUE_TEXT_MAX  400    /* error text in a state record */
 #define QUEUE_RCPTS_MAX 100000 /* recipients one queue file may hold */
-#define QUEUE_IO_BUF    65536  /* write buffer and read chunk */
+#define QUEUE_IO_BUF    65536  /* the writer's buffer */
+/* The reader's chunk: small, because loading a message (each delivery
+ * attempt, `tern queue list`) needs only its header, not its content. */
+#define QUEUE_READ_CHUNK 4096
 
 /* DATA-DIR/queue/SUB[/NAME[SUFFIX]] into out (PATH_MAX octets). sub,
  * name and suffix may be NULL. -1 with ENAMETOOLONG when it does not fit. */
-int queue_path(char *out, const char *data_dir, const char *sub, const char *name,
-               const char *suffix);
+int queue_store_path(char *out, const char *data_dir, const char *sub, const char *name,
+                     const char *suffix);
 
 /* Strict decimal: digits only, no sign, no leading zero (except "0"),
  * at most max. */
-bool queue_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out);
+bool queue_store_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out);
 
-/* Reads LF-terminated lines from a file through one QUEUE_IO_BUF chunk,
+/* Reads LF-terminated lines from a file QUEUE_READ_CHUNK octets at a time,
  * keeping track of the offset just past the last line returned. */
-struct queue_lines {
-	int fd;               /* not owned */
-	char *chunk;          /* owned, QUEUE_IO_BUF octets */
-	size_t pos, len;      /* unread part of chunk */
-	uint64_t off;         /* file offset after the last returned line */
-	struct buf line;      /* the current line, LF stripped; max QUEUE_LINE_MAX */
+struct queue_file_lines {
+	int fd;          /* not owned */
+	char *chunk;     /* owned, QUEUE_READ_CHUNK octets */
+	size_t pos, len; /* unread part of chunk */
+	uint64_t off;    /* file offset after the last returned line */
+	struct buf line; /* the current line, LF stripped; max QUEUE_LINE_MAX */
 };
 
-enum queue_line_result {
-	QUEUE_LINE_OK,   /* a complete line is in line */
-	QUEUE_LINE_EOF,  /* clean end of file */
-	QUEUE_LINE_TORN, /* end of file in the middle of a line */
-	QUEUE_LINE_LONG, /* a complete line longer than QUEUE_LINE_MAX (skipped) */
-	QUEUE_LINE_ERR,  /* read error, errno set */
+enum queue_file_line_result {
+	QUEUE_FILE_LINE_OK,   /* a complete line is in line */
+	QUEUE_FILE_LINE_EOF,  /* clean end of file */
+	QUEUE_FILE_LINE_TORN, /* end of file in the middle of a line */
+	QUEUE_FILE_LINE_LONG, /* a complete line longer than QUEUE_LINE_MAX (skipped) */
+	QUEUE_FILE_LINE_ERR,  /* read error, errno set */
 };
 
-int queue_lines_init(struct queue_lines *l, int fd);
-void queue_lines_free(struct queue_lines *l);
-enum queue_line_result queue_lines_next(struct queue_lines *l);
+int queue_file_lines_init(struct queue_file_lines *l, int fd);
+void queue_file_lines_free(struct queue_file_lines *l);
+enum queue_file_line_result queue_file_lines_next(struct queue_file_lines *l);
 
 /* queue_state.c: apply msg/ID.st to env->rcpts (0, or -1 with errno on a
  * read error; bad records are logged and skipped). */

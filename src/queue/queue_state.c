@@ -63,8 +63,8 @@ static int queue_state_put_text(struct buf *b, const char *text)
 	return 0;
 }
 
-static int queue_state_format(struct buf *b, size_t idx, enum queue_rcpt_state st,
-                              time_t next_try, unsigned attempts, const char *text)
+static int queue_state_format(struct buf *b, size_t idx, enum queue_rcpt_state st, time_t next_try,
+                              unsigned attempts, const char *text)
 {
 	int r;
 	switch (st) {
@@ -78,8 +78,8 @@ static int queue_state_format(struct buf *b, size_t idx, enum queue_rcpt_state s
 		r = buf_printf(b, "failed %zu", idx);
 		break;
 	case QUEUE_RCPT_PENDING:
-		r = buf_printf(b, "defer %zu %lld %u", idx, (long long)(next_try < 0 ? 0 : next_try),
-		               attempts);
+		r = buf_printf(b, "defer %zu %lld %u", idx,
+		               (long long)(next_try < 0 ? 0 : next_try), attempts);
 		break;
 	default:
 		errno = EINVAL;
@@ -112,7 +112,8 @@ static int queue_state_open(const char *path, bool *created)
 			continue;
 		if (errno != ENOENT)
 			return -1;
-		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, QUEUE_FILE_MODE);
+		fd =
+		    open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, QUEUE_FILE_MODE);
 		if (fd >= 0) {
 			*created = true;
 			return fd;
@@ -130,7 +131,7 @@ int queue_mark(const char *data_dir, const char *id, size_t idx, enum queue_rcpt
 		errno = EINVAL;
 		return -1;
 	}
-	if (queue_path(path, data_dir, "msg", id, ".st") < 0)
+	if (queue_store_path(path, data_dir, "msg", id, ".st") < 0)
 		return -1;
 	struct buf line;
 	buf_init(&line, QUEUE_LINE_MAX);
@@ -172,7 +173,8 @@ int queue_mark(const char *data_dir, const char *id, size_t idx, enum queue_rcpt
 	 * later synced append cannot know the entry was never flushed. */
 	if (rc == 0 && created) {
 		char dir[PATH_MAX];
-		if (queue_path(dir, data_dir, "msg", NULL, NULL) < 0 || fsutil_fsync_dir(dir) < 0)
+		if (queue_store_path(dir, data_dir, "msg", NULL, NULL) < 0 ||
+		    fsutil_fsync_dir(dir) < 0)
 			rc = -1;
 	}
 	int saved = errno;
@@ -208,7 +210,7 @@ static int queue_state_line(struct queue_env *env, const char *s, size_t n)
 	if (!more)
 		return -1;
 	queue_state_field(&p, end, &f, &flen, &more);
-	if (!queue_parse_u64(f, flen, SIZE_MAX, &idx) || idx >= env->nrcpts)
+	if (!queue_store_parse_u64(f, flen, SIZE_MAX, &idx) || idx >= env->nrcpts)
 		return -1;
 
 	enum queue_rcpt_state st;
@@ -222,10 +224,10 @@ static int queue_state_line(struct queue_env *env, const char *s, size_t n)
 		if (!more)
 			return -1;
 		queue_state_field(&p, end, &f, &flen, &more);
-		if (!queue_parse_u64(f, flen, INT64_MAX, &t) || !more)
+		if (!queue_store_parse_u64(f, flen, INT64_MAX, &t) || !more)
 			return -1;
 		queue_state_field(&p, end, &f, &flen, &more);
-		if (!queue_parse_u64(f, flen, UINT_MAX, &attempts))
+		if (!queue_store_parse_u64(f, flen, UINT_MAX, &attempts))
 			return -1;
 		st = QUEUE_RCPT_PENDING;
 	} else {
@@ -255,7 +257,7 @@ static int queue_state_line(struct queue_env *env, const char *s, size_t n)
 int queue_state_apply(const char *data_dir, struct queue_env *env)
 {
 	char path[PATH_MAX];
-	if (queue_path(path, data_dir, "msg", env->id, ".st") < 0)
+	if (queue_store_path(path, data_dir, "msg", env->id, ".st") < 0)
 		return -1;
 	int fd;
 	do {
@@ -263,8 +265,8 @@ int queue_state_apply(const char *data_dir, struct queue_env *env)
 	} while (fd < 0 && errno == EINTR);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
-	struct queue_lines l;
-	if (queue_lines_init(&l, fd) < 0) {
+	struct queue_file_lines l;
+	if (queue_file_lines_init(&l, fd) < 0) {
 		int saved = errno;
 		close(fd);
 		errno = saved;
@@ -273,21 +275,23 @@ int queue_state_apply(const char *data_dir, struct queue_env *env)
 	int rc = 0;
 	unsigned long lineno = 0;
 	for (;;) {
-		enum queue_line_result lr = queue_lines_next(&l);
+		enum queue_file_line_result lr = queue_file_lines_next(&l);
 		lineno++;
-		if (lr == QUEUE_LINE_EOF || lr == QUEUE_LINE_TORN)
+		if (lr == QUEUE_FILE_LINE_EOF || lr == QUEUE_FILE_LINE_TORN)
 			break; /* a torn last record never counted */
-		if (lr == QUEUE_LINE_ERR) {
+		if (lr == QUEUE_FILE_LINE_ERR) {
 			rc = -1;
 			break;
 		}
 		/* A bad complete record is skipped, not fatal: refusing the
 		 * whole message would stop every other recipient. */
-		if (lr == QUEUE_LINE_LONG || queue_state_line(env, l.line.data, l.line.len) < 0)
-			log_msg("%s state-record=%lu status=ignored reason=malformed", env->id, lineno);
+		if (lr == QUEUE_FILE_LINE_LONG ||
+		    queue_state_line(env, l.line.data, l.line.len) < 0)
+			log_msg("%s state-record=%lu status=ignored reason=malformed", env->id,
+			        lineno);
 	}
 	int saved = errno;
-	queue_lines_free(&l);
+	queue_file_lines_free(&l);
 	close(fd);
 	errno = saved;
 	return rc;
@@ -296,7 +300,7 @@ int queue_state_apply(const char *data_dir, struct queue_env *env)
 int queue_state_repair(const char *data_dir, const char *id)
 {
 	char path[PATH_MAX];
-	if (queue_path(path, data_dir, "msg", id, ".st") < 0)
+	if (queue_store_path(path, data_dir, "msg", id, ".st") < 0)
 		return -1;
 	int fd;
 	do {

@@ -8,21 +8,23 @@
  * atomic file-system operation followed by a flush. What a crash at each
  * instant leaves, and what queue_recover makes of it:
  *
- *   crash while / after                 on disk            recovery            outcome
- *   ---------------------------------   ----------------   -----------------   ---------------------
- *   writing tmp/ID                      tmp/ID (partial)   deleted             no 250 was sent: the
- *                                                                              client retries
- *   finish (fsync), before rename       tmp/ID             deleted             same
- *   rename, before fsync of msg/        tmp/ID or msg/ID   tmp deleted, msg    no 250 yet; if msg/ID
- *                                                          delivered           survived: a duplicate
- *   fsync of msg/ (then 250)            msg/ID             delivered           accepted, never lost
- *   a delivery, before "done" is        msg/ID (+ .st)     recipient tried     a duplicate for that
- *   fdatasync'ed                                           again               recipient
- *   appending a state record            .st torn tail      tail ignored, cut   as the line above
- *   the last "done", before remove      msg/ID + .st       removed             nothing sent twice
- *   unlink msg/ID, before unlink .st    orphan ID.st       deleted             nothing sent twice
- *   anything outside this order         msg/ID torn        moved to corrupt/   logged, kept for a
- *   (disk damage, manual edits)                                                human
+ *   crash during / after          on disk           recovery           outcome
+ *   ----------------------------  ----------------  -----------------  --------------------
+ *   writing tmp/ID                tmp/ID (partial)  deleted            no 250 was sent: the
+ *                                                                      client sends again
+ *   finish (fsync), before rename tmp/ID            deleted            same
+ *   rename, before fsync of msg/  tmp/ID or msg/ID  tmp deleted, msg   no 250 yet; if msg/ID
+ *                                                   delivered          survived: a duplicate
+ *   fsync of msg/ (then 250)      msg/ID            delivered          accepted, never lost
+ *   a delivery, before its "done" msg/ID (+ .st)    recipient tried    a duplicate for that
+ *   is fdatasync'ed                                 again              recipient
+ *   appending a state record      .st torn tail     tail ignored, cut  as the line above
+ *   the last "done", before       msg/ID + .st      removed            nothing sent twice
+ *   queue_remove
+ *   unlink msg/ID, before unlink  orphan ID.st      deleted            nothing sent twice
+ *   of ID.st
+ *   outside this order (disk      msg/ID torn       moved to corrupt/  logged, kept for a
+ *   damage, manual edits)                                              human
  *
  * No acknowledged message is lost; duplicates are limited to the
  * recipient whose delivery was in flight.
@@ -52,8 +54,8 @@
 #define QUEUE_ID_SALT_DIGITS 4
 #define QUEUE_ID_SALT_SPACE  (36u * 36u * 36u * 36u)
 
-int queue_path(char *out, const char *data_dir, const char *sub, const char *name,
-               const char *suffix)
+int queue_store_path(char *out, const char *data_dir, const char *sub, const char *name,
+                     const char *suffix)
 {
 	int n = snprintf(out, PATH_MAX, "%s/queue%s%s%s%s%s", data_dir, sub ? "/" : "",
 	                 sub ? sub : "", name ? "/" : "", name ? name : "", suffix ? suffix : "");
@@ -64,7 +66,7 @@ int queue_path(char *out, const char *data_dir, const char *sub, const char *nam
 	return 0;
 }
 
-bool queue_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out)
+bool queue_store_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out)
 {
 	if (n == 0 || n > 20 || (n > 1 && s[0] == '0'))
 		return false;
@@ -88,7 +90,8 @@ bool queue_id_is_valid(const char *id)
 	size_t n = 0;
 	for (; id[n]; n++) {
 		char c = id[n];
-		bool ok = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+		bool ok =
+		    (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 		if (!ok || n + 1 >= QUEUE_ID_MAX)
 			return false;
 	}
@@ -97,16 +100,16 @@ bool queue_id_is_valid(const char *id)
 
 /* ------------------------------------------------------------------ ids */
 
-static _Atomic uint64_t queue_id_last_us;
-static _Atomic uint64_t queue_id_salt_pid; /* pid << 32 | (salt + 1); 0: none yet */
+static _Atomic uint64_t queue_store_id_last_us;
+static _Atomic uint64_t queue_store_id_salt_pid; /* pid << 32 | (salt + 1); 0: none yet */
 
 /* The salt separates processes that draw ids in the same microsecond
  * (tern serve and tern sendmail, or a restart within the clock's
  * slack). Chosen afresh in a forked child, which inherits the parent's. */
-static unsigned queue_id_salt(void)
+static unsigned queue_store_id_salt(void)
 {
 	uint32_t pid = (uint32_t)getpid();
-	uint64_t cur = atomic_load(&queue_id_salt_pid);
+	uint64_t cur = atomic_load(&queue_store_id_salt_pid);
 	if (cur != 0 && (uint32_t)(cur >> 32) == pid)
 		return (unsigned)(cur & 0xffffffffu) - 1;
 	uint32_t r;
@@ -117,12 +120,12 @@ static unsigned queue_id_salt(void)
 	}
 	unsigned salt = (r ^ pid * 2654435761u) % QUEUE_ID_SALT_SPACE;
 	uint64_t want = (uint64_t)pid << 32 | (salt + 1);
-	if (atomic_compare_exchange_strong(&queue_id_salt_pid, &cur, want))
+	if (atomic_compare_exchange_strong(&queue_store_id_salt_pid, &cur, want))
 		return salt;
 	return (unsigned)(cur & 0xffffffffu) - 1; /* another thread won: use its salt */
 }
 
-static void queue_id_base36(char *out, uint64_t v, int digits)
+static void queue_store_id_base36(char *out, uint64_t v, int digits)
 {
 	static const char set[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 	for (int i = digits - 1; i >= 0; i--) {
@@ -139,12 +142,13 @@ void queue_new_id(char out[QUEUE_ID_MAX])
 	/* A logical clock: never the same or an earlier microsecond twice in
 	 * one process, so ids are unique and increasing however fast they
 	 * are drawn, and survive the wall clock stepping back meanwhile. */
-	uint64_t prev = atomic_load(&queue_id_last_us), next;
+	uint64_t prev = atomic_load(&queue_store_id_last_us), next;
 	do {
 		next = now > prev ? now : prev + 1;
-	} while (!atomic_compare_exchange_weak(&queue_id_last_us, &prev, next));
-	queue_id_base36(out, next, QUEUE_ID_TIME_DIGITS);
-	queue_id_base36(out + QUEUE_ID_TIME_DIGITS, queue_id_salt(), QUEUE_ID_SALT_DIGITS);
+	} while (!atomic_compare_exchange_weak(&queue_store_id_last_us, &prev, next));
+	queue_store_id_base36(out, next, QUEUE_ID_TIME_DIGITS);
+	queue_store_id_base36(out + QUEUE_ID_TIME_DIGITS, queue_store_id_salt(),
+	                      QUEUE_ID_SALT_DIGITS);
 	out[QUEUE_ID_TIME_DIGITS + QUEUE_ID_SALT_DIGITS] = '\0';
 }
 
@@ -155,7 +159,7 @@ int queue_init_dirs(const char *data_dir)
 	static const char *const subs[] = { "tmp", "msg", "drop" };
 	char path[PATH_MAX];
 	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
-		if (queue_path(path, data_dir, subs[i], NULL, NULL) < 0 ||
+		if (queue_store_path(path, data_dir, subs[i], NULL, NULL) < 0 ||
 		    fsutil_mkdirs(path, QUEUE_DIR_MODE) < 0)
 			return -1;
 	}
@@ -165,7 +169,7 @@ int queue_init_dirs(const char *data_dir)
 int queue_sync_msgdir(const char *data_dir)
 {
 	char path[PATH_MAX];
-	if (queue_path(path, data_dir, "msg", NULL, NULL) < 0)
+	if (queue_store_path(path, data_dir, "msg", NULL, NULL) < 0)
 		return -1;
 	return fsutil_fsync_dir(path);
 }
@@ -177,7 +181,7 @@ int queue_remove(const char *data_dir, const char *id)
 		errno = EINVAL;
 		return -1;
 	}
-	if (queue_path(path, data_dir, "msg", id, NULL) < 0)
+	if (queue_store_path(path, data_dir, "msg", id, NULL) < 0)
 		return -1;
 	int missing = 0;
 	if (unlink(path) < 0) {
@@ -185,7 +189,7 @@ int queue_remove(const char *data_dir, const char *id)
 			return -1;
 		missing = 1;
 	}
-	if (queue_path(path, data_dir, "msg", id, ".st") < 0)
+	if (queue_store_path(path, data_dir, "msg", id, ".st") < 0)
 		return -1;
 	if (unlink(path) < 0 && errno != ENOENT)
 		return -1;
@@ -200,12 +204,12 @@ int queue_remove(const char *data_dir, const char *id)
 
 /* ---------------------------------------------------------- name lists */
 
-struct queue_names {
+struct queue_store_names {
 	char **v; /* owned, each owned */
 	size_t n, cap;
 };
 
-static int queue_names_push(struct queue_names *l, const char *s)
+static int queue_store_names_push(struct queue_store_names *l, const char *s)
 {
 	if (l->n == l->cap) {
 		size_t ncap = l->cap ? l->cap * 2 : 16;
@@ -235,14 +239,15 @@ void queue_ids_free(char **ids, size_t nids)
 	free(ids);
 }
 
-static int queue_names_cmp(const void *a, const void *b)
+static int queue_store_names_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Read the names in dir: ids into ids, everything else (but "." and "..")
  * into other. Either list may be NULL to drop those names. */
-static int queue_names_scan(const char *dir, struct queue_names *ids, struct queue_names *other)
+static int queue_store_names_scan(const char *dir, struct queue_store_names *ids,
+                                  struct queue_store_names *other)
 {
 	DIR *d = opendir(dir);
 	if (d == NULL)
@@ -255,8 +260,8 @@ static int queue_names_scan(const char *dir, struct queue_names *ids, struct que
 		const char *nm = e->d_name;
 		if (strcmp(nm, ".") == 0 || strcmp(nm, "..") == 0)
 			continue;
-		struct queue_names *to = queue_id_is_valid(nm) ? ids : other;
-		if (to && queue_names_push(to, nm) < 0)
+		struct queue_store_names *to = queue_id_is_valid(nm) ? ids : other;
+		if (to && queue_store_names_push(to, nm) < 0)
 			break;
 	}
 	int saved = errno;
@@ -268,12 +273,12 @@ static int queue_names_scan(const char *dir, struct queue_names *ids, struct que
 int queue_list_ids(const char *data_dir, char ***ids, size_t *nids)
 {
 	char path[PATH_MAX];
-	struct queue_names l = { 0 };
+	struct queue_store_names l = { 0 };
 	*ids = NULL;
 	*nids = 0;
-	if (queue_path(path, data_dir, "msg", NULL, NULL) < 0)
+	if (queue_store_path(path, data_dir, "msg", NULL, NULL) < 0)
 		return -1;
-	if (queue_names_scan(path, &l, NULL) < 0) {
+	if (queue_store_names_scan(path, &l, NULL) < 0) {
 		int saved = errno;
 		queue_ids_free(l.v, l.n);
 		if (saved == ENOENT)
@@ -282,7 +287,7 @@ int queue_list_ids(const char *data_dir, char ***ids, size_t *nids)
 		return -1;
 	}
 	if (l.n)
-		qsort(l.v, l.n, sizeof *l.v, queue_names_cmp);
+		qsort(l.v, l.n, sizeof *l.v, queue_store_names_cmp);
 	*ids = l.v;
 	*nids = l.n;
 	return 0;
@@ -291,7 +296,7 @@ int queue_list_ids(const char *data_dir, char ***ids, size_t *nids)
 /* ------------------------------------------------------------- recovery */
 
 /* A file name from the disk on a log line: escaped and capped. */
-static void queue_recover_log(const char *name, const char *what)
+static void queue_store_recover_log(const char *name, const char *what)
 {
 	struct buf b;
 	buf_init(&b, 512);
@@ -303,43 +308,43 @@ static void queue_recover_log(const char *name, const char *what)
 /* Nothing in tmp/ was ever acknowledged: a 250 is sent only after the
  * rename into msg/. No flush needed: if a crash brings a name back, the
  * next start deletes it again. */
-static int queue_recover_tmp(const char *data_dir)
+static int queue_store_recover_tmp(const char *data_dir)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
-	struct queue_names all = { 0 };
-	if (queue_path(dir, data_dir, "tmp", NULL, NULL) < 0)
+	struct queue_store_names all = { 0 };
+	if (queue_store_path(dir, data_dir, "tmp", NULL, NULL) < 0)
 		return -1;
-	if (queue_names_scan(dir, &all, &all) < 0) {
+	if (queue_store_names_scan(dir, &all, &all) < 0) {
 		int saved = errno;
 		queue_ids_free(all.v, all.n);
 		errno = saved;
 		return -1;
 	}
 	for (size_t i = 0; i < all.n; i++) {
-		if (queue_path(path, data_dir, "tmp", all.v[i], NULL) < 0 ||
+		if (queue_store_path(path, data_dir, "tmp", all.v[i], NULL) < 0 ||
 		    (unlink(path) < 0 && errno != ENOENT))
-			queue_recover_log(all.v[i], "queue-tmp=leftover status=not-removed");
+			queue_store_recover_log(all.v[i], "queue-tmp=leftover status=not-removed");
 	}
 	queue_ids_free(all.v, all.n);
 	return 0;
 }
 
 /* Move msg/NAME (and msg/NAME.st for an id) to corrupt/ for a human. */
-static void queue_recover_quarantine(const char *data_dir, const char *name, bool with_state)
+static void queue_store_recover_quarantine(const char *data_dir, const char *name, bool with_state)
 {
 	char from[PATH_MAX], to[PATH_MAX];
-	if (queue_path(from, data_dir, "msg", name, NULL) < 0 ||
-	    queue_path(to, data_dir, "corrupt", name, NULL) < 0 || rename(from, to) < 0) {
-		queue_recover_log(name, "queue-file=invalid status=not-moved");
+	if (queue_store_path(from, data_dir, "msg", name, NULL) < 0 ||
+	    queue_store_path(to, data_dir, "corrupt", name, NULL) < 0 || rename(from, to) < 0) {
+		queue_store_recover_log(name, "queue-file=invalid status=not-moved");
 		return;
 	}
-	queue_recover_log(name, "queue-file=invalid action=moved-to-queue/corrupt");
-	if (with_state && queue_path(from, data_dir, "msg", name, ".st") == 0 &&
-	    queue_path(to, data_dir, "corrupt", name, ".st") == 0)
+	queue_store_recover_log(name, "queue-file=invalid action=moved-to-queue/corrupt");
+	if (with_state && queue_store_path(from, data_dir, "msg", name, ".st") == 0 &&
+	    queue_store_path(to, data_dir, "corrupt", name, ".st") == 0)
 		rename(from, to); /* ENOENT: it had no state file */
 }
 
-static bool queue_recover_all_finished(const struct queue_env *env)
+static bool queue_store_recover_all_finished(const struct queue_env *env)
 {
 	for (size_t i = 0; i < env->nrcpts; i++) {
 		if (env->rcpts[i].state == QUEUE_RCPT_PENDING)
@@ -350,39 +355,40 @@ static bool queue_recover_all_finished(const struct queue_env *env)
 
 /* One candidate message: 1 when it is live (the caller reports it), 0
  * when it was dealt with here. */
-static int queue_recover_one(const char *data_dir, const char *id, bool *moved)
+static int queue_store_recover_one(const char *data_dir, const char *id, bool *moved)
 {
 	struct queue_env env;
 	if (queue_load(data_dir, id, &env) < 0) {
 		if (errno == EINVAL) {
-			queue_recover_quarantine(data_dir, id, true);
+			queue_store_recover_quarantine(data_dir, id, true);
 			*moved = true;
 		} else {
 			char what[128];
-			snprintf(what, sizeof what, "queue-file=unreadable error=\"%s\" action=skipped",
+			snprintf(what, sizeof what,
+			         "queue-file=unreadable error=\"%s\" action=skipped",
 			         strerror(errno));
-			queue_recover_log(id, what);
+			queue_store_recover_log(id, what);
 		}
 		return 0;
 	}
-	bool finished = queue_recover_all_finished(&env);
+	bool finished = queue_store_recover_all_finished(&env);
 	queue_env_free(&env);
 	if (finished) {
 		/* Crashed between the last "done" and queue_remove. */
 		if (queue_remove(data_dir, id) < 0 && errno != ENOENT)
-			queue_recover_log(id, "queue-file=finished status=not-removed");
+			queue_store_recover_log(id, "queue-file=finished status=not-removed");
 		else
-			queue_recover_log(id, "queue-file=finished action=removed");
+			queue_store_recover_log(id, "queue-file=finished action=removed");
 		return 0;
 	}
 	if (queue_state_repair(data_dir, id) < 0)
-		queue_recover_log(id, "state-file=torn status=not-repaired");
+		queue_store_recover_log(id, "state-file=torn status=not-repaired");
 	return 1;
 }
 
 /* An ID.st whose message is gone: the crash hit between the two unlinks
  * of queue_remove. Anything else that is not an id goes to corrupt/. */
-static void queue_recover_other(const char *data_dir, const char *name, bool *moved)
+static void queue_store_recover_other(const char *data_dir, const char *name, bool *moved)
 {
 	char path[PATH_MAX];
 	size_t n = strlen(name);
@@ -391,60 +397,63 @@ static void queue_recover_other(const char *data_dir, const char *name, bool *mo
 		memcpy(id, name, n - 3);
 		id[n - 3] = '\0';
 		struct stat sb;
-		if (queue_id_is_valid(id) && queue_path(path, data_dir, "msg", id, NULL) == 0) {
+		if (queue_id_is_valid(id) &&
+		    queue_store_path(path, data_dir, "msg", id, NULL) == 0) {
 			if (lstat(path, &sb) == 0)
 				return; /* its message is live */
-			if (errno == ENOENT && queue_path(path, data_dir, "msg", name, NULL) == 0 &&
+			if (errno == ENOENT &&
+			    queue_store_path(path, data_dir, "msg", name, NULL) == 0 &&
 			    unlink(path) == 0) {
-				queue_recover_log(name, "state-file=orphan action=removed");
+				queue_store_recover_log(name, "state-file=orphan action=removed");
 				*moved = true;
 				return;
 			}
 		}
 	}
 	struct stat sb;
-	if (queue_path(path, data_dir, "msg", name, NULL) == 0 && lstat(path, &sb) == 0 &&
+	if (queue_store_path(path, data_dir, "msg", name, NULL) == 0 && lstat(path, &sb) == 0 &&
 	    !S_ISREG(sb.st_mode)) {
-		queue_recover_log(name, "queue-file=unexpected status=left-alone");
+		queue_store_recover_log(name, "queue-file=unexpected status=left-alone");
 		return;
 	}
-	queue_recover_quarantine(data_dir, name, false);
+	queue_store_recover_quarantine(data_dir, name, false);
 	*moved = true;
 }
 
 int queue_recover(const char *data_dir, void (*cb)(void *arg, const char *id), void *arg)
 {
 	char path[PATH_MAX];
-	struct queue_names ids = { 0 }, other = { 0 }, live = { 0 };
+	struct queue_store_names ids = { 0 }, other = { 0 }, live = { 0 };
 	int rc = -1;
 	bool moved = false;
 	if (queue_init_dirs(data_dir) < 0)
 		return -1;
-	if (queue_path(path, data_dir, "corrupt", NULL, NULL) < 0 ||
+	if (queue_store_path(path, data_dir, "corrupt", NULL, NULL) < 0 ||
 	    fsutil_mkdirs(path, QUEUE_DIR_MODE) < 0)
 		return -1;
-	if (queue_recover_tmp(data_dir) < 0)
+	if (queue_store_recover_tmp(data_dir) < 0)
 		return -1;
-	if (queue_path(path, data_dir, "msg", NULL, NULL) < 0 ||
-	    queue_names_scan(path, &ids, &other) < 0)
+	if (queue_store_path(path, data_dir, "msg", NULL, NULL) < 0 ||
+	    queue_store_names_scan(path, &ids, &other) < 0)
 		goto out;
 	for (size_t i = 0; i < ids.n; i++) {
-		if (queue_recover_one(data_dir, ids.v[i], &moved) == 1 &&
-		    queue_names_push(&live, ids.v[i]) < 0)
+		if (queue_store_recover_one(data_dir, ids.v[i], &moved) == 1 &&
+		    queue_store_names_push(&live, ids.v[i]) < 0)
 			goto out;
 	}
 	/* After the messages: by now a quarantined message took its state
 	 * file along and a finished one is gone with its own. */
 	for (size_t i = 0; i < other.n; i++)
-		queue_recover_other(data_dir, other.v[i], &moved);
+		queue_store_recover_other(data_dir, other.v[i], &moved);
 	if (moved) {
 		if (queue_sync_msgdir(data_dir) < 0)
 			goto out;
-		if (queue_path(path, data_dir, "corrupt", NULL, NULL) < 0 || fsutil_fsync_dir(path) < 0)
+		if (queue_store_path(path, data_dir, "corrupt", NULL, NULL) < 0 ||
+		    fsutil_fsync_dir(path) < 0)
 			goto out;
 	}
 	if (live.n)
-		qsort(live.v, live.n, sizeof *live.v, queue_names_cmp);
+		qsort(live.v, live.n, sizeof *live.v, queue_store_names_cmp);
 	for (size_t i = 0; cb && i < live.n; i++)
 		cb(arg, live.v[i]);
 	rc = 0;

@@ -65,7 +65,27 @@ static void stub_reset(void *ctx)
 	((struct stub *)ctx)->resets++;
 }
 
+static char stub_last_user[256], stub_last_pass[256];
+
+static void stub_auth_check(void *ctx, const char *user, const char *pass)
+{
+	(void)ctx;
+	snprintf(stub_last_user, sizeof stub_last_user, "%s", user);
+	snprintf(stub_last_pass, sizeof stub_last_pass, "%s", pass);
+}
+
+static void stub_missing(void *ctx, unsigned have, struct buf *out)
+{
+	(void)ctx;
+	if (!(have & SMTP_HDR_DATE))
+		buf_puts(out, "Date: D\n");
+	if (!(have & SMTP_HDR_MESSAGE_ID))
+		buf_puts(out, "Message-ID: <M>\n");
+}
+
 static const struct smtp_server_ops stub_ops = {
+	.auth_check = stub_auth_check,
+	.missing_headers = stub_missing,
 	.rcpt = stub_rcpt,
 	.data_begin = stub_begin,
 	.data_write = stub_write,
@@ -283,6 +303,70 @@ static void test_too_many_errors_closes(void **state)
 	assert_true(smtp_server_is_closed(&f->eng));
 }
 
+static void test_auth_plain_and_login(void **state)
+{
+	struct fixture *f = *state;
+	f->eng.cfg.auth_available = true;
+	assert_string_equal(talk(f, "EHLO c\r\n"), "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n"
+	                                           "250-AUTH PLAIN LOGIN\r\n250-8BITMIME\r\n"
+	                                           "250-ENHANCEDSTATUSCODES\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n");
+	/* "\0bob@x\0secret" with an initial response */
+	const char *in = "AUTH PLAIN AGJvYkB4AHNlY3JldA==\r\nNOOP\r\n";
+	/* the engine stops reading while the password is checked */
+	assert_int_equal(smtp_server_feed(&f->eng, in, strlen(in)), strlen(in) - 6);
+	assert_int_equal(f->eng.state, SMTP_S_AUTHWAIT);
+	assert_string_equal(stub_last_user, "bob@x");
+	assert_string_equal(stub_last_pass, "secret");
+	smtp_server_auth_done(&f->eng, false, SMTP_R_AUTH_FAILED);
+	assert_string_equal(talk(f, "NOOP\r\n"), "535 5.7.8 Authentication credentials invalid\r\n250 2.0.0 Ok\r\n");
+	/* LOGIN, step by step */
+	assert_string_equal(talk(f, "AUTH LOGIN\r\n"), "334 VXNlcm5hbWU6\r\n");
+	assert_string_equal(talk(f, "Ym9iQHg=\r\n"), "334 UGFzc3dvcmQ6\r\n");
+	assert_string_equal(talk(f, "c2VjcmV0\r\n"), "");
+	assert_string_equal(stub_last_user, "bob@x");
+	smtp_server_auth_done(&f->eng, true, SMTP_R_OK);
+	assert_string_equal(talk(f, "AUTH PLAIN\r\n"), "235 2.7.0 Authentication successful\r\n503 5.5.1 Already authenticated\r\n");
+}
+
+static void test_auth_refusals(void **state)
+{
+	struct fixture *f = *state;
+	talk(f, "EHLO c\r\n");
+	assert_string_equal(talk(f, "AUTH PLAIN\r\n"), "502 5.5.1 Command not implemented\r\n");
+	f->eng.cfg.auth_available = true;
+	assert_string_equal(talk(f, "AUTH CRAM-MD5\r\n"), "504 5.5.4 Unrecognized authentication mechanism\r\n");
+	assert_string_equal(talk(f, "AUTH PLAIN\r\n"), "334 \r\n");
+	assert_string_equal(talk(f, "*\r\n"), "501 5.7.0 Authentication cancelled\r\n");
+	assert_string_equal(talk(f, "AUTH PLAIN !!!!\r\n"), "501 5.5.2 Invalid base64 data\r\n");
+	/* three NULs: a malformed triple ("a\0b\0c\0d") */
+	assert_string_equal(talk(f, "AUTH PLAIN YQBiAGMAZA==\r\n"), "535 5.7.8 Authentication credentials invalid\r\n");
+	/* authzid different from authcid */
+	assert_string_equal(talk(f, "AUTH PLAIN ZXZlAGJvYgBwdw==\r\n"), "535 5.7.8 Authentication credentials invalid\r\n");
+	talk(f, "MAIL FROM:<a@b>\r\n");
+	assert_string_equal(talk(f, "AUTH PLAIN\r\n"), "503 5.5.1 Error: nested MAIL command\r\n");
+}
+
+static void test_auth_required_for_mail(void **state)
+{
+	struct fixture *f = *state;
+	f->eng.cfg.auth_required = true;
+	talk(f, "EHLO c\r\n");
+	assert_string_equal(talk(f, "MAIL FROM:<a@b>\r\n"), "530 5.7.0 Authentication required\r\n");
+}
+
+static void test_submission_adds_missing_headers(void **state)
+{
+	struct fixture *f = *state;
+	f->eng.cfg.fix_headers = true;
+	talk(f, "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
+	assert_string_equal(talk(f, "Subject: s\r\nDate: x\r\n\r\nbody\r\n.\r\n"), "250 2.0.0 Ok: queued as QID1\r\n");
+	assert_string_equal(f->st.stored.data, "Subject: s\nDate: x\nMessage-ID: <M>\n\nbody\n");
+	/* a message with no header section at all */
+	talk(f, "MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
+	talk(f, "\r\nbody\r\n.\r\n");
+	assert_string_equal(f->st.stored.data, "Date: D\nMessage-ID: <M>\n\nbody\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -299,6 +383,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_commit_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loop_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_many_errors_closes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_auth_plain_and_login, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_auth_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_auth_required_for_mail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_submission_adds_missing_headers, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
