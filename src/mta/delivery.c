@@ -31,8 +31,8 @@ unsigned delivery_backoff(const struct conf *conf, unsigned attempts)
 }
 
 /* Deliver to one local mailbox; 0 or -1 with errno. */
-static int delivery_local(const struct conf *conf, const struct queue_env *env, const char *rcpt, char *path,
-                          size_t pathlen)
+static int delivery_local(const struct conf *conf, const struct queue_env *env, size_t idx, const char *rcpt,
+                          char *path, size_t pathlen)
 {
 	const char *at = strrchr(rcpt, '@');
 	if (at == NULL) {
@@ -49,8 +49,11 @@ static int delivery_local(const struct conf *conf, const struct queue_env *env, 
 	int fd = queue_open_content(conf->data_dir, env);
 	int rc = -1;
 	if (fd >= 0) {
-		rc = maildir_deliver(conf->data_dir, at + 1, local, prefix.data, prefix.len, fd, env->content_len,
-		                     path, pathlen);
+		/* Keyed by arrival, queue id and recipient: see maildir.h. */
+		char key[96];
+		snprintf(key, sizeof key, "%lld.Q%s_%zu", (long long)env->arrival, env->id, idx);
+		rc = maildir_deliver_keyed(conf->data_dir, at + 1, local, key, prefix.data, prefix.len, fd,
+		                           env->content_len, path, pathlen);
 		int e = errno;
 		close(fd);
 		errno = e;
@@ -90,7 +93,7 @@ void delivery_attempt(const struct conf *conf, const char *id, struct delivery_r
 			continue;
 		}
 		char path[4096];
-		if (delivery_local(conf, &env, r->addr, path, sizeof path) == 0) {
+		if (delivery_local(conf, &env, i, r->addr, path, sizeof path) == 0) {
 			queue_mark(conf->data_dir, id, i, QUEUE_RCPT_DONE, 0, r->attempts + 1, NULL, false);
 			last_mark = i;
 			log_msg("%s to=<%s> status=sent mailbox=%s delay=%lds", id, r->addr, path, (long)(now - env.arrival));

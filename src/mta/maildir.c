@@ -159,6 +159,26 @@ int maildir_deliver(const char *data_dir, const char *domain, const char *local,
                     size_t prefix_len, int content_fd, uint64_t content_len, char *path_out,
                     size_t path_len)
 {
+	return maildir_deliver_keyed(data_dir, domain, local, NULL, prefix, prefix_len, content_fd, content_len,
+	                             path_out, path_len);
+}
+
+/* Has a keyed delivery already landed: new/NAME, or cur/NAME:2, after a
+ * POP3 session picked it up? */
+static bool maildir_already(const char *box, const char *name, char *final, size_t finallen)
+{
+	struct stat st;
+	int n = snprintf(final, finallen, "%s/new/%s", box, name);
+	if (n > 0 && (size_t)n < finallen && stat(final, &st) == 0)
+		return true;
+	n = snprintf(final, finallen, "%s/cur/%s:2,", box, name);
+	return n > 0 && (size_t)n < finallen && stat(final, &st) == 0;
+}
+
+int maildir_deliver_keyed(const char *data_dir, const char *domain, const char *local, const char *key,
+                          const char *prefix, size_t prefix_len, int content_fd, uint64_t content_len,
+                          char *path_out, size_t path_len)
+{
 	if (!maildir_component_ok(domain) || !maildir_component_ok(local) ||
 	    (prefix == NULL && prefix_len > 0)) {
 		errno = EINVAL;
@@ -185,11 +205,21 @@ int maildir_deliver(const char *data_dir, const char *domain, const char *local,
 		unsigned c = atomic_fetch_add(&maildir_counter, 1);
 		/* TIME.MmicrosPpid_COUNTER.HOST: unique by time, process and
 		 * a per-process counter (qmail's and Dovecot's convention). */
-		n = snprintf(name, sizeof name, "%lld.M%ldP%ld_%u.%s", (long long)ts.tv_sec,
-		             ts.tv_nsec / 1000, (long)getpid(), c, host);
+		if (key)
+			n = snprintf(name, sizeof name, "%s.%s", key, host);
+		else
+			n = snprintf(name, sizeof name, "%lld.M%ldP%ld_%u.%s", (long long)ts.tv_sec,
+			             ts.tv_nsec / 1000, (long)getpid(), c, host);
 		if (n < 0 || (size_t)n >= sizeof name) {
 			errno = ENAMETOOLONG;
 			return -1;
+		}
+		/* A keyed delivery that already landed (the process died before
+		 * the queue recorded it) is not made twice. */
+		if (key && maildir_already(box, name, final, sizeof final)) {
+			if (path_out && path_len)
+				snprintf(path_out, path_len, "%s", final);
+			return 0;
 		}
 		int a = snprintf(tmp, sizeof tmp, "%s/tmp/%s", box, name);
 		int b = snprintf(final, sizeof final, "%s/new/%s", box, name);
@@ -208,6 +238,8 @@ int maildir_deliver(const char *data_dir, const char *domain, const char *local,
 			if (maildir_make_dirs(box) < 0)
 				return -1;
 			made_dirs = true;
+		} else if (errno == EEXIST && key && tries == 0) {
+			unlink(tmp); /* a crashed attempt's leftover */
 		} else if (errno != EEXIST || tries >= MAILDIR_NAME_TRIES) {
 			return -1;
 		}

@@ -14,7 +14,7 @@
 #include "proto/smtp_addr.h"
 #include "proto/smtp_reply.h"
 
-#define RECIPIENT_MAX_TARGETS 256 /* one alias list expands to at most this */
+#define RECIPIENT_MAX_TARGETS 4096 /* final addresses in one transaction, aliases expanded */
 
 struct recipient_list {
 	char **addrs;   /* final addresses (owned): local ones lower case, no +tag */

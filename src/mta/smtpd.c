@@ -22,10 +22,7 @@
 #include "base/log.h"
 #include "io/io.h"
 #include "io/tls.h"
-#if __has_include("mta/auth.h") /* TEMP until auth lands */
 #include "mta/auth.h"
-#define SMTPD_HAVE_AUTH 1
-#endif
 #include "mta/recipient.h"
 #include "mta/scheduler.h"
 #include "mta/server.h"
@@ -216,7 +213,6 @@ static enum smtp_reply_id smtpd_op_mail(void *ctx, const struct smtp_addr *from,
 	return SMTP_R_MAIL_OK;
 }
 
-#ifdef SMTPD_HAVE_AUTH
 static void smtpd_auth_done_cb(void *arg, enum auth_result r)
 {
 	struct smtpd_session *ss = arg;
@@ -237,7 +233,6 @@ static void smtpd_op_auth_check(void *ctx, const char *user, const char *pass)
 	ss->authing = true;
 	auth_check(ss->srv, ss->addr, ss->loopback, user, pass, smtpd_auth_done_cb, ss);
 }
-#endif
 
 /* RFC 6409 8: what a submission server may add to a message lacking it. */
 static void smtpd_op_missing_headers(void *ctx, unsigned have, struct buf *out)
@@ -453,9 +448,7 @@ static const struct smtp_server_ops smtpd_ops = {
 	.data_abort = smtpd_op_data_abort,
 	.reset = smtpd_op_reset,
 	.starttls = smtpd_op_starttls,
-#ifdef SMTPD_HAVE_AUTH
 	.auth_check = smtpd_op_auth_check,
-#endif
 	.missing_headers = smtpd_op_missing_headers,
 	.refused = smtpd_op_refused,
 };

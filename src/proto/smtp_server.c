@@ -66,7 +66,8 @@ static void smtp_server_refuse(struct smtp_server *s, enum smtp_reply_id id, con
 	smtp_server_reply(s, id, prefix);
 	if (s->ops->refused)
 		s->ops->refused(s->ctx, cmd, cmdlen, r);
-	if (++s->errors >= SMTP_SERVER_MAX_ERRORS && s->state != SMTP_S_CLOSED) {
+	/* Temporary refusals (4xx) are the server's condition, not the client's error. */
+	if (r->code >= 500 && ++s->errors >= SMTP_SERVER_MAX_ERRORS && s->state != SMTP_S_CLOSED) {
 		smtp_server_reply(s, SMTP_R_TOO_MANY_ERRORS, NULL);
 		s->state = SMTP_S_CLOSED;
 	}
@@ -150,32 +151,32 @@ static enum smtp_reply_id smtp_server_param_reply(enum smtp_param_status st, boo
 static void smtp_server_mail(struct smtp_server *s, const struct smtp_cmd *c)
 {
 	if (s->state == SMTP_S_INIT) {
-		smtp_server_refuse(s, SMTP_R_NEED_HELO, NULL, c->arg - 5, c->arglen + 5);
+		smtp_server_refuse(s, SMTP_R_NEED_HELO, NULL, s->cmd_line, s->cmd_len);
 		return;
 	}
 	if (s->state != SMTP_S_READY) {
-		smtp_server_refuse(s, SMTP_R_NESTED_MAIL, NULL, c->arg - 5, c->arglen + 5);
+		smtp_server_refuse(s, SMTP_R_NESTED_MAIL, NULL, s->cmd_line, s->cmd_len);
 		return;
 	}
 	if (s->cfg.auth_required && !s->authenticated) {
-		smtp_server_refuse(s, SMTP_R_NEED_AUTH, NULL, c->arg - 5, c->arglen + 5);
+		smtp_server_refuse(s, SMTP_R_NEED_AUTH, NULL, s->cmd_line, s->cmd_len);
 		return;
 	}
 	struct smtp_addr from;
 	struct smtp_mail_params p;
 	enum smtp_param_status st = smtp_cmd_parse_mail(c->arg, c->arglen, &from, &p);
 	if (st != SMTP_PARAM_OK) {
-		smtp_server_refuse(s, smtp_server_param_reply(st, true), NULL, c->arg - 5, c->arglen + 5);
+		smtp_server_refuse(s, smtp_server_param_reply(st, true), NULL, s->cmd_line, s->cmd_len);
 		return;
 	}
 	/* RFC 1870 6.1: refuse a declared size over the limit at once. */
 	if (p.has_size && p.size > s->cfg.max_size) {
-		smtp_server_refuse(s, SMTP_R_SIZE_EXCEEDED, NULL, c->arg - 5, c->arglen + 5);
+		smtp_server_refuse(s, SMTP_R_SIZE_EXCEEDED, NULL, s->cmd_line, s->cmd_len);
 		return;
 	}
 	enum smtp_reply_id r = s->ops->mail ? s->ops->mail(s->ctx, &from, &p) : SMTP_R_MAIL_OK;
 	if (r != SMTP_R_MAIL_OK) {
-		smtp_server_refuse(s, r, NULL, c->arg - 5, c->arglen + 5);
+		smtp_server_refuse(s, r, NULL, s->cmd_line, s->cmd_len);
 		return;
 	}
 	s->from = from;
@@ -200,15 +201,15 @@ static void smtp_server_addr_prefix(const struct smtp_addr *a, char *out, size_t
 static void smtp_server_rcpt(struct smtp_server *s, const struct smtp_cmd *c)
 {
 	if (s->state == SMTP_S_INIT) {
-		smtp_server_refuse(s, SMTP_R_NEED_HELO, NULL, c->arg - 5, c->arglen + 5);
+		smtp_server_refuse(s, SMTP_R_NEED_HELO, NULL, s->cmd_line, s->cmd_len);
 		return;
 	}
 	if (s->state == SMTP_S_READY) {
-		smtp_server_refuse(s, SMTP_R_NEED_MAIL, NULL, c->arg - 5, c->arglen + 5);
+		smtp_server_refuse(s, SMTP_R_NEED_MAIL, NULL, s->cmd_line, s->cmd_len);
 		return;
 	}
 	if (s->bdat_used) {
-		smtp_server_refuse(s, SMTP_R_BDAT_MIXED, NULL, c->arg - 5, c->arglen + 5);
+		smtp_server_refuse(s, SMTP_R_BDAT_MIXED, NULL, s->cmd_line, s->cmd_len);
 		return;
 	}
 	if (s->nrcpts >= SMTP_SERVER_MAX_RCPTS) {
@@ -219,14 +220,14 @@ static void smtp_server_rcpt(struct smtp_server *s, const struct smtp_cmd *c)
 	struct smtp_addr to;
 	enum smtp_param_status st = smtp_cmd_parse_rcpt(c->arg, c->arglen, s->mail.smtputf8, &to);
 	if (st != SMTP_PARAM_OK) {
-		smtp_server_refuse(s, smtp_server_param_reply(st, false), NULL, c->arg - 5, c->arglen + 5);
+		smtp_server_refuse(s, smtp_server_param_reply(st, false), NULL, s->cmd_line, s->cmd_len);
 		return;
 	}
 	enum smtp_reply_id r = s->ops->rcpt ? s->ops->rcpt(s->ctx, &to) : SMTP_R_RCPT_OK;
 	if (r != SMTP_R_RCPT_OK) {
 		char prefix[SMTP_PATH_MAX + 16];
 		smtp_server_addr_prefix(&to, prefix, sizeof prefix);
-		smtp_server_refuse(s, r, prefix, c->arg - 5, c->arglen + 5);
+		smtp_server_refuse(s, r, prefix, s->cmd_line, s->cmd_len);
 		return;
 	}
 	s->nrcpts++;
@@ -503,6 +504,8 @@ void smtp_server_auth_done(struct smtp_server *s, bool ok, enum smtp_reply_id fa
 static void smtp_server_command(struct smtp_server *s, const char *line, size_t len)
 {
 	struct smtp_cmd c;
+	s->cmd_line = line;
+	s->cmd_len = len;
 	if (smtp_cmd_parse(line, len, &c) < 0) {
 		smtp_server_refuse(s, SMTP_R_BAD_LINE, NULL, line, len);
 		return;

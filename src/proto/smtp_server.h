@@ -98,6 +98,8 @@ struct smtp_server {
 	bool esmtp;              /* EHLO (not HELO) */
 	char helo[256];          /* the client's HELO/EHLO argument */
 	unsigned errors;
+	const char *cmd_line;    /* the command being handled, for the log */
+	size_t cmd_len;
 	/* transaction */
 	struct smtp_addr from;
 	struct smtp_mail_params mail;

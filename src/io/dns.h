@@ -1,0 +1,41 @@
+/*
+ * dns — asynchronous DNS through c-ares in the event loop: MX records
+ * (RFC 5321 5.1) and a host's addresses. Only this file pair knows c-ares.
+ */
+#ifndef TERN_DNS_H
+#define TERN_DNS_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct io_loop;
+struct io_dns;
+
+enum io_dns_status {
+	IO_DNS_OK = 0,
+	IO_DNS_NODATA,    /* the name exists, no record of that type */
+	IO_DNS_NXDOMAIN,  /* the name does not exist: permanent */
+	IO_DNS_TEMPFAIL,  /* SERVFAIL, timeout, refused: try later */
+};
+
+#define IO_DNS_MAX_MX 16
+#define IO_DNS_MAX_ADDRS 16
+
+struct io_dns_mx {
+	char host[256];   /* "" for a null MX (RFC 7505) */
+	unsigned short pref;
+};
+
+/* server: "ADDR:PORT" / "[V6]:PORT", or NULL for /etc/resolv.conf. */
+struct io_dns *io_dns_new(struct io_loop *l, const char *server, char *err, size_t errlen);
+void io_dns_free(struct io_dns *d);
+
+/* MX records sorted by preference, equal preferences shuffled. */
+typedef void (*io_dns_mx_cb)(void *arg, enum io_dns_status st, const struct io_dns_mx *mx, size_t n);
+void io_dns_mx(struct io_dns *d, const char *domain, io_dns_mx_cb cb, void *arg);
+
+/* IPv6 and IPv4 addresses of host (port left 0). */
+typedef void (*io_dns_addr_cb)(void *arg, enum io_dns_status st, const struct sockaddr_storage *a, size_t n);
+void io_dns_addr(struct io_dns *d, const char *host, io_dns_addr_cb cb, void *arg);
+
+#endif

@@ -1,0 +1,283 @@
+/*
+ * auth — password checks shared by SMTP AUTH and POP3. See auth.h.
+ *
+ * Owns the failure table (loop thread only) and the check jobs. A check:
+ *   1. on the loop: the address's entry is consulted; a throttled address
+ *      (AUTH_MAX_FAILURES within AUTH_WINDOW_S) is answered AUTH_THROTTLED
+ *      at once, without hashing, for AUTH_THROTTLE_S;
+ *   2. on a worker of srv->commit_pool: crypt_rn(3) of the password with
+ *      the stored hash as setting, compared in constant time with the
+ *      stored hash (a yescrypt check takes 20-90 ms: never on the loop);
+ *   3. on the loop: success clears the address's failures and is
+ *      answered at once; a failure is counted and answered only when
+ *      AUTH_DELAY_MS << (failures - 1), capped at AUTH_DELAY_MAX_MS, has
+ *      passed since the check began.
+ *
+ * Why these choices:
+ * - An unknown user, or a locked account ('*' or '!' hash), costs the
+ *   same hash computation as a real one, against a real user's hash when
+ *   there is one (so the cost matches the scheme in use), and the result
+ *   is forced to a failure: the time to answer does not tell which names
+ *   exist. The failure delay counts from the start of the check, which
+ *   hides the remaining differences.
+ * - crypt(3) reports errors as NULL or a string starting with '*'
+ *   ("*0", "*1"): such a result never matches, and a stored hash that
+ *   itself starts with '*' or '!' never matches either, or comparing "*0"
+ *   with a stored "*0" would log anyone in.
+ * - Loopback clients get the same thresholds: a local process guessing
+ *   passwords is no more welcome than a remote one.
+ * - Concurrent checks from one address are bounded (AUTH_MAX_INFLIGHT),
+ *   so parallel connections cannot try many passwords before the first
+ *   failures are counted.
+ * - The table is bounded (AUTH_TABLE_SIZE); when full, the entry touched
+ *   longest ago is forgotten.
+ */
+#include "mta/auth.h"
+
+#include <crypt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "conf/conf.h"
+#include "io/io.h"
+#include "mta/server.h"
+
+/* A yescrypt hash of a string nobody uses: the dummy when the users file
+ * has no usable hash at all. */
+#define AUTH_DUMMY_HASH "$y$j9T$QkVnwLSvdEexZfcerkqkU0$OfpR6gmFGuqQLg9ExcQu8CR/I/pJ2S4VblXJEyOGxb6"
+#define AUTH_USER_LOG_MAX 256
+
+struct auth_entry {
+	char addr[64];            /* "" when free */
+	unsigned failures;        /* within the window that began at window_start */
+	unsigned inflight;
+	uint64_t window_start;    /* ms, monotonic */
+	uint64_t throttled_until; /* ms; 0 when not throttled */
+	uint64_t last;            /* ms of the last use, for eviction */
+};
+
+struct auth_job {
+	struct server *srv;
+	char addr[64];
+	char user[AUTH_USER_LOG_MAX + 1]; /* for the log only (cut) */
+	char *pass;               /* owned, wiped before free */
+	char *hash;               /* owned copy: the configuration may be reloaded meanwhile */
+	bool can_match;           /* a known user with an unlocked hash */
+	bool matched;             /* result of the worker */
+	uint64_t started;
+	enum auth_result result;
+	struct io_timer *timer;   /* owned: the answer's delay */
+	void (*done)(void *arg, enum auth_result r);
+	void *arg;
+};
+
+static struct auth_entry auth_table[AUTH_TABLE_SIZE];
+static unsigned auth_npending;
+
+unsigned auth_pending(void)
+{
+	return auth_npending;
+}
+
+static uint64_t auth_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The entry of addr, made (evicting the oldest) when missing. */
+static struct auth_entry *auth_entry_get(const char *addr, uint64_t now)
+{
+	struct auth_entry *free_e = NULL, *oldest = NULL;
+	for (size_t i = 0; i < AUTH_TABLE_SIZE; i++) {
+		struct auth_entry *e = &auth_table[i];
+		if (e->addr[0] == '\0') {
+			if (free_e == NULL)
+				free_e = e;
+			continue;
+		}
+		if (strcmp(e->addr, addr) == 0) {
+			e->last = now;
+			return e;
+		}
+		if (oldest == NULL || e->last < oldest->last)
+			oldest = e;
+	}
+	struct auth_entry *e = free_e ? free_e : oldest;
+	memset(e, 0, sizeof *e);
+	snprintf(e->addr, sizeof e->addr, "%s", addr);
+	e->last = now;
+	return e;
+}
+
+/* Forget failures that have aged out; true while throttled. */
+static bool auth_entry_throttled(struct auth_entry *e, uint64_t now)
+{
+	if (e->throttled_until && now >= e->throttled_until) {
+		e->throttled_until = 0;
+		e->failures = 0;
+	}
+	if (e->failures && now - e->window_start >= (uint64_t)AUTH_WINDOW_S * 1000)
+		e->failures = 0;
+	return e->throttled_until != 0;
+}
+
+/* Equal strings, in time that depends only on the stored one's length. */
+static bool auth_equal(const char *given, const char *stored)
+{
+	size_t lg = strlen(given), ls = strlen(stored);
+	unsigned char d = lg != ls;
+	for (size_t i = 0; i < ls; i++)
+		d |= (unsigned char)((i < lg ? given[i] : 0) ^ stored[i]);
+	return d == 0;
+}
+
+static bool auth_hash_usable(const char *h)
+{
+	return h && h[0] != '\0' && h[0] != '*' && h[0] != '!';
+}
+
+/* Worker thread: the hash. Touches only the job. */
+static void auth_work(void *arg)
+{
+	struct auth_job *j = arg;
+	struct crypt_data *cd = calloc(1, sizeof *cd); /* 32 KiB: not on a worker's stack */
+	j->matched = false;
+	if (cd != NULL) {
+		const char *r = crypt_rn(j->pass, j->hash, cd, (int)sizeof *cd);
+		j->matched = j->can_match && r != NULL && r[0] != '*' && auth_equal(r, j->hash);
+		/* crypt_data holds the passphrase's intermediate state */
+		explicit_bzero(cd, sizeof *cd);
+		free(cd);
+	}
+	explicit_bzero(j->pass, strlen(j->pass));
+}
+
+static void auth_job_free(struct auth_job *j)
+{
+	if (j->pass) {
+		explicit_bzero(j->pass, strlen(j->pass));
+		free(j->pass);
+	}
+	free(j->hash);
+	io_timer_free(j->timer);
+	free(j);
+}
+
+/* The answer leaves: done() runs, the job goes. */
+static void auth_answer_cb(void *arg)
+{
+	struct auth_job *j = arg;
+	void (*done)(void *, enum auth_result) = j->done;
+	void *darg = j->arg;
+	enum auth_result r = j->result;
+	auth_npending--;
+	/* Freed first: done() may start another check for the same session. */
+	auth_job_free(j);
+	done(darg, r);
+}
+
+static void auth_answer_later(struct auth_job *j, uint64_t ms)
+{
+	if (j->timer == NULL)
+		j->timer = io_timer_new(j->srv->loop, auth_answer_cb, j);
+	if (j->timer == NULL)
+		panic("auth: cannot make a timer");
+	io_timer_start(j->timer, ms);
+}
+
+static void auth_log(const char *what, const struct auth_job *j, unsigned failures)
+{
+	struct buf u;
+	buf_init(&u, 4 * AUTH_USER_LOG_MAX + 8);
+	buf_put_escaped(&u, j->user, strlen(j->user), AUTH_USER_LOG_MAX);
+	log_msg("auth %s user=%s client=[%s] failures=%u", what, u.data ? u.data : "", j->addr, failures);
+	buf_free(&u);
+}
+
+/* Loop thread, after the hash. */
+static void auth_work_done(void *arg)
+{
+	struct auth_job *j = arg;
+	uint64_t now = auth_now_ms();
+	struct auth_entry *e = auth_entry_get(j->addr, now);
+	if (e->inflight)
+		e->inflight--;
+	if (j->matched) {
+		e->failures = 0;
+		e->throttled_until = 0;
+		j->result = AUTH_OK;
+		auth_answer_later(j, 0);
+		return;
+	}
+	auth_entry_throttled(e, now);
+	if (e->failures == 0)
+		e->window_start = now;
+	e->failures++;
+	if (e->failures >= AUTH_MAX_FAILURES && e->throttled_until == 0)
+		e->throttled_until = now + (uint64_t)AUTH_THROTTLE_S * 1000;
+	auth_log("failed", j, e->failures);
+	unsigned shift = e->failures - 1 < 3 ? e->failures - 1 : 3;
+	uint64_t delay = (uint64_t)AUTH_DELAY_MS << shift;
+	if (delay > AUTH_DELAY_MAX_MS)
+		delay = AUTH_DELAY_MAX_MS;
+	uint64_t spent = now - j->started;
+	j->result = AUTH_FAILED;
+	auth_answer_later(j, delay > spent ? delay - spent : 0);
+}
+
+/* The hash to compute for this user: its own, or a stand-in of the same
+ * cost. */
+static const char *auth_hash_for(const struct conf *c, const char *user, bool *can_match)
+{
+	const struct conf_user *u = conf_find_user(c, user);
+	*can_match = u != NULL && auth_hash_usable(u->hash);
+	if (*can_match)
+		return u->hash;
+	for (size_t i = 0; i < c->nusers; i++)
+		if (auth_hash_usable(c->users[i].hash))
+			return c->users[i].hash;
+	return AUTH_DUMMY_HASH;
+}
+
+void auth_check(struct server *srv, const char *client_addr, bool loopback, const char *user, const char *pass,
+                void (*done)(void *arg, enum auth_result r), void *arg)
+{
+	(void)loopback; /* same thresholds for loopback: see the top of the file */
+	struct auth_job *j = calloc(1, sizeof *j);
+	if (j == NULL)
+		panic("auth: out of memory");
+	j->srv = srv;
+	j->done = done;
+	j->arg = arg;
+	j->started = auth_now_ms();
+	snprintf(j->addr, sizeof j->addr, "%s", client_addr ? client_addr : "");
+	snprintf(j->user, sizeof j->user, "%s", user ? user : "");
+	auth_npending++;
+
+	struct auth_entry *e = auth_entry_get(j->addr, j->started);
+	if (auth_entry_throttled(e, j->started) || e->inflight >= AUTH_MAX_INFLIGHT) {
+		auth_log("throttled", j, e->failures);
+		j->result = AUTH_THROTTLED;
+		auth_answer_later(j, 0);
+		return;
+	}
+	bool can_match;
+	const char *h = auth_hash_for(srv->conf, j->user, &can_match);
+	/* The name was cut for the log: it cannot match a user then. */
+	if (user == NULL || strlen(user) > AUTH_USER_LOG_MAX)
+		can_match = false;
+	j->can_match = can_match;
+	j->hash = strdup(h);
+	j->pass = strdup(pass ? pass : "");
+	if (j->hash == NULL || j->pass == NULL)
+		panic("auth: out of memory");
+	e->inflight++;
+	io_workers_submit(srv->commit_pool, auth_work, auth_work_done, j);
+}
