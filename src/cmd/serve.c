@@ -24,6 +24,7 @@
 #include "conf/conf.h"
 #include "io/io.h"
 #include "io/tls.h"
+#include "mta/relay.h"
 #include "mta/scheduler.h"
 #include "mta/server.h"
 #include "mta/smtpd.h"
@@ -78,6 +79,7 @@ static void serve_stop_cb(void *arg)
 		st->lst[i].li = NULL;
 	}
 	scheduler_stop(st->srv.sched);
+	relay_close_idle(st->srv.relay);
 	smtpd_shutdown(&st->srv);
 	st->stop_timer = io_timer_new(st->srv.loop, serve_stop_tick, st);
 	io_timer_start(st->stop_timer, 0);
@@ -163,6 +165,9 @@ int cmd_serve(int argc, char **argv)
 	srv->commit_pool = io_workers_new(srv->loop, 8);
 	srv->delivery_pool = io_workers_new(srv->loop, 4);
 	srv->sched = scheduler_new(srv);
+	srv->relay = relay_new(srv);
+	if (srv->relay == NULL)
+		log_msg("relay: outbound delivery unavailable; remote mail stays queued");
 	char err[1024];
 	srv->tls = io_tls_new(c->tls_cert, c->tls_key, c->data_dir, c->hostname, err, sizeof err);
 	if (srv->tls == NULL) {

@@ -29,6 +29,7 @@ struct io_conn {
 	int fd;
 	bool tls;
 	bool tls_handshaking;
+	bool connecting;
 	unsigned read_s, write_s;
 };
 
@@ -54,6 +55,12 @@ static void io_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	struct io_conn *c = arg;
 	if (what & BEV_EVENT_CONNECTED) {
+		if (c->connecting) {
+			c->connecting = false;
+			if (c->h->connected)
+				c->h->connected(c->arg);
+			return;
+		}
 		if (c->tls_handshaking) {
 			c->tls_handshaking = false;
 			if (c->h->tls_ready)
@@ -170,16 +177,39 @@ void io_conn_pause_read(struct io_conn *c, bool paused)
 		bufferevent_enable(c->bev, EV_READ);
 }
 
-int io_conn_start_tls(struct io_conn *c, struct io_tls *tls)
+struct io_conn *io_conn_connect(struct io_loop *l, const struct sockaddr *sa, socklen_t salen, unsigned timeout_s,
+                                const struct io_conn_handlers *h, void *arg)
 {
-	SSL *ssl = io_tls_new_ssl(tls);
-	if (ssl == NULL)
-		return -1;
-	/* Whatever plaintext is still buffered was sent before the handshake:
-	 * it must never be read as commands (RFC 3207 5, CVE-2011-0411). */
+	struct io_conn *c = calloc(1, sizeof *c);
+	if (c == NULL)
+		return NULL;
+	c->base = io_loop_base(l);
+	c->h = h;
+	c->arg = arg;
+	c->fd = -1;
+	c->read_s = c->write_s = timeout_s;
+	struct bufferevent *bev = bufferevent_socket_new(c->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		free(c);
+		return NULL;
+	}
+	io_conn_setup(c, bev);
+	c->connecting = true;
+	if (bufferevent_socket_connect(bev, sa, (int)salen) < 0) {
+		bufferevent_free(bev);
+		free(c);
+		return NULL;
+	}
+	c->fd = bufferevent_getfd(bev);
+	return c;
+}
+
+/* Stack an OpenSSL filter on the socket; input still buffered in
+ * plaintext is dropped (RFC 3207 5, CVE-2011-0411). */
+static int io_conn_stack_tls(struct io_conn *c, SSL *ssl, enum bufferevent_ssl_state st)
+{
 	evbuffer_drain(bufferevent_get_input(c->bev), evbuffer_get_length(bufferevent_get_input(c->bev)));
-	struct bufferevent *f = bufferevent_openssl_filter_new(c->base, c->bev, ssl, BUFFEREVENT_SSL_ACCEPTING,
-	                                                       BEV_OPT_CLOSE_ON_FREE);
+	struct bufferevent *f = bufferevent_openssl_filter_new(c->base, c->bev, ssl, st, BEV_OPT_CLOSE_ON_FREE);
 	if (f == NULL) {
 		SSL_free(ssl);
 		return -1;
@@ -188,9 +218,26 @@ int io_conn_start_tls(struct io_conn *c, struct io_tls *tls)
 	c->raw = c->bev;
 	c->tls = true;
 	c->tls_handshaking = true;
-	/* The raw bufferevent's callbacks now belong to the filter. */
 	io_conn_setup(c, f);
 	return 0;
+}
+
+int io_conn_start_tls_client(struct io_conn *c, struct io_tls *client_ctx, const char *servername)
+{
+	SSL *ssl = io_tls_new_ssl(client_ctx);
+	if (ssl == NULL)
+		return -1;
+	if (servername && *servername)
+		SSL_set_tlsext_host_name(ssl, servername);
+	return io_conn_stack_tls(c, ssl, BUFFEREVENT_SSL_CONNECTING);
+}
+
+int io_conn_start_tls(struct io_conn *c, struct io_tls *tls)
+{
+	SSL *ssl = io_tls_new_ssl(tls);
+	if (ssl == NULL)
+		return -1;
+	return io_conn_stack_tls(c, ssl, BUFFEREVENT_SSL_ACCEPTING);
 }
 
 bool io_conn_is_tls(struct io_conn *c)

@@ -46,6 +46,7 @@ struct io_conn_handlers {
 	void (*drained)(void *arg);           /* all output was handed to the kernel */
 	void (*closed)(void *arg, const char *why); /* EOF, error or timeout: free the conn */
 	void (*tls_ready)(void *arg);         /* a TLS handshake completed */
+	void (*connected)(void *arg);         /* an outgoing connection is up */
 };
 struct io_conn *io_conn_new(struct io_loop *l, int fd, const struct io_conn_handlers *h, void *arg);
 void io_conn_free(struct io_conn *c);
@@ -63,6 +64,16 @@ int io_conn_start_tls(struct io_conn *c, struct io_tls *tls);
 bool io_conn_is_tls(struct io_conn *c);
 const char *io_conn_tls_version(struct io_conn *c);
 const char *io_conn_tls_cipher(struct io_conn *c);
+/* Outgoing: connect to sa; `connected` or `closed` follows. timeout_s
+ * bounds the connect (and becomes the read timeout until changed). */
+struct io_conn *io_conn_connect(struct io_loop *l, const struct sockaddr *sa, socklen_t salen, unsigned timeout_s,
+                                const struct io_conn_handlers *h, void *arg);
+/* Start TLS as a client (opportunistic STARTTLS of the relay: the
+ * certificate is not verified, RFC 7435); `tls_ready` or `closed` follows. */
+int io_conn_start_tls_client(struct io_conn *c, struct io_tls *client_ctx, const char *servername);
+/* A client context for io_conn_start_tls_client. */
+struct io_tls *io_tls_client_opportunistic(void);
+
 /* Octets waiting in the kernel receive queue (early talker check). */
 int io_fd_pending(int fd);
 

@@ -152,6 +152,25 @@ struct io_tls *io_tls_new(const char *cert, const char *key, const char *data_di
 	return t;
 }
 
+struct io_tls *io_tls_client_opportunistic(void)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx == NULL)
+		return NULL;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+	/* RFC 7435: unauthenticated encryption beats none; MX certificates
+	 * are not verified (there is no policy saying what to expect). */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	struct io_tls *t = calloc(1, sizeof *t);
+	if (t == NULL) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	t->ctx = ctx;
+	return t;
+}
+
 void io_tls_free(struct io_tls *t)
 {
 	if (t == NULL)

@@ -1,10 +1,11 @@
 /*
- * delivery — a delivery attempt for one message. See delivery.h.
+ * delivery — the blocking parts of a delivery attempt. See delivery.h.
  *
  * Order (docs/queue.md): the Maildir file is durable (maildir_deliver
- * flushed it and new/) before the "done" record is appended; the record
- * is flushed before the queue file is removed. A crash between the
- * Maildir rename and the record is the one window that can duplicate.
+ * flushed it and new/) before the "done" record is appended, and its name
+ * is derived from the queue id, so a crash between the two cannot make a
+ * second copy. A message whose recipients are all done or failed is
+ * removed; removing it is the final record.
  */
 #include "mta/delivery.h"
 
@@ -17,6 +18,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "mta/bounce.h"
 #include "mta/maildir.h"
 #include "mta/recipient.h"
 
@@ -28,6 +30,20 @@ unsigned delivery_backoff(const struct conf *conf, unsigned attempts)
 	if (wait > conf->queue_retry_max)
 		wait = conf->queue_retry_max;
 	return (unsigned)wait;
+}
+
+void delivery_result_free(struct delivery_result *res)
+{
+	if (res->env) {
+		queue_env_free(res->env);
+		free(res->env);
+	}
+	free(res->remote);
+	free(res->failures);
+	res->failures = NULL;
+	res->env = NULL;
+	res->remote = NULL;
+	res->nremote = 0;
 }
 
 /* Deliver to one local mailbox; 0 or -1 with errno. */
@@ -62,62 +78,151 @@ static int delivery_local(const struct conf *conf, const struct queue_env *env, 
 	return rc;
 }
 
+/* Failures collected during one attempt, bounced together at its end. */
+struct delivery_failures {
+	struct dsn_rcpt r[64];
+	char text[64][512];
+	size_t n;
+};
+
+static void delivery_fail(const struct conf *conf, const struct queue_env *env, size_t idx, const char *status,
+                          const char *mx, const char *text, bool remote, struct delivery_failures *f)
+{
+	queue_mark(conf->data_dir, env->id, idx, QUEUE_RCPT_FAILED, 0, env->rcpts[idx].attempts + 1, text, false);
+	if (f->n >= sizeof f->r / sizeof f->r[0]) {
+		log_msg("%s to=<%s> status=bounced reason=\"%s\" dsn=none (too many in one report)", env->id,
+		        env->rcpts[idx].addr, text);
+		return;
+	}
+	snprintf(f->text[f->n], sizeof f->text[0], "%s", text);
+	f->r[f->n] = (struct dsn_rcpt){
+		.addr = env->rcpts[idx].addr,
+		.orcpt = env->rcpts[idx].orcpt,
+		.status = status,
+		.remote_mta = mx && *mx ? mx : NULL,
+		.diagnostic = f->text[f->n],
+		.remote = remote,
+	};
+	f->n++;
+}
+
+/* A temporary failure: retry later, or give up once queue-lifetime is over. */
+static void delivery_defer(const struct conf *conf, const struct queue_env *env, size_t idx, const char *text,
+                           const char *mx, time_t now, struct delivery_result *res, struct delivery_failures *f)
+{
+	const struct queue_rcpt *r = &env->rcpts[idx];
+	if (now - env->arrival >= (time_t)conf->queue_lifetime) {
+		char why[600];
+		snprintf(why, sizeof why, "%s (gave up after %u attempts: queue-lifetime exceeded)", text, r->attempts + 1);
+		delivery_fail(conf, env, idx, "4.4.7", mx, why, false, f);
+		return;
+	}
+	unsigned att = r->attempts + 1;
+	time_t next = now + delivery_backoff(conf, att);
+	queue_mark(conf->data_dir, env->id, idx, QUEUE_RCPT_PENDING, next, att, text, false);
+	log_msg("%s to=<%s> status=deferred reason=\"%s\" retry_in=%lds", env->id, r->addr, text, (long)(next - now));
+	if (res->next_try == 0 || next < res->next_try)
+		res->next_try = next;
+}
+
+/* After the attempt: bounce, flush the records, remove when complete. */
+static void delivery_conclude(const struct conf *conf, struct queue_env *env, struct delivery_result *res,
+                              struct delivery_failures *f, bool marked)
+{
+	if (f->n && bounce_queue(conf, env, f->r, f->n, res->bounce_id) != 0)
+		res->bounce_id[0] = '\0';
+	/* Reload the state: records of this attempt decide what is left. */
+	bool pending = false;
+	struct queue_env now;
+	if (queue_load(conf->data_dir, env->id, &now) == 0) {
+		for (size_t i = 0; i < now.nrcpts; i++)
+			if (now.rcpts[i].state == QUEUE_RCPT_PENDING)
+				pending = true;
+		queue_env_free(&now);
+	}
+	if (!pending) {
+		if (queue_remove(conf->data_dir, env->id) == 0)
+			log_msg("%s removed", env->id);
+		res->finished = true;
+	} else if (marked) {
+		/* Flush this attempt's records before anything else relies on them. */
+		queue_sync(conf->data_dir, env->id);
+	}
+}
+
 void delivery_attempt(const struct conf *conf, const char *id, struct delivery_result *res)
 {
-	struct queue_env env;
-	res->finished = false;
-	res->next_try = 0;
-	if (queue_load(conf->data_dir, id, &env) < 0) {
-		if (errno != ENOENT)
+	memset(res, 0, sizeof *res);
+	struct queue_env *env = calloc(1, sizeof *env);
+	if (env == NULL || queue_load(conf->data_dir, id, env) < 0) {
+		if (env && errno != ENOENT)
 			log_msg("%s error=\"cannot read queue file: %s\"", id, strerror(errno));
+		free(env);
 		res->finished = true;
 		return;
 	}
 	time_t now = time(NULL);
-	bool pending = false;
-	size_t last_mark = (size_t)-1;
-	for (size_t i = 0; i < env.nrcpts; i++) {
-		struct queue_rcpt *r = &env.rcpts[i];
+	struct delivery_failures *f = calloc(1, sizeof *f);
+	bool marked = false;
+	for (size_t i = 0; f && i < env->nrcpts; i++) {
+		struct queue_rcpt *r = &env->rcpts[i];
 		if (r->state != QUEUE_RCPT_PENDING)
 			continue;
 		if (!recipient_is_local(conf, r->addr)) {
-			/* The outbound relay is not part of this build yet: keep it queued. */
-			unsigned att = r->attempts + 1;
-			time_t next = now + delivery_backoff(conf, att);
-			queue_mark(conf->data_dir, id, i, QUEUE_RCPT_PENDING, next, att,
-			           "remote delivery not available", false);
-			log_msg("%s to=<%s> status=deferred reason=\"remote delivery not available\"", id, r->addr);
-			pending = true;
-			if (res->next_try == 0 || next < res->next_try)
-				res->next_try = next;
+			size_t *nr = realloc(res->remote, (res->nremote + 1) * sizeof *nr);
+			if (nr == NULL)
+				continue;
+			res->remote = nr;
+			res->remote[res->nremote++] = i;
 			continue;
 		}
 		char path[4096];
-		if (delivery_local(conf, &env, i, r->addr, path, sizeof path) == 0) {
+		marked = true;
+		if (delivery_local(conf, env, i, r->addr, path, sizeof path) == 0) {
 			queue_mark(conf->data_dir, id, i, QUEUE_RCPT_DONE, 0, r->attempts + 1, NULL, false);
-			last_mark = i;
-			log_msg("%s to=<%s> status=sent mailbox=%s delay=%lds", id, r->addr, path, (long)(now - env.arrival));
+			log_msg("%s to=<%s> status=sent mailbox=%s delay=%lds", id, r->addr, path, (long)(now - env->arrival));
 			continue;
 		}
-		int e = errno;
-		unsigned att = r->attempts + 1;
-		time_t next = now + delivery_backoff(conf, att);
 		char err[256];
-		snprintf(err, sizeof err, "mailbox write failed: %s", strerror(e));
-		queue_mark(conf->data_dir, id, i, QUEUE_RCPT_PENDING, next, att, err, false);
-		log_msg("%s to=<%s> status=deferred reason=\"%s\" retry_in=%lds", id, r->addr, err, (long)(next - now));
-		pending = true;
-		if (res->next_try == 0 || next < res->next_try)
-			res->next_try = next;
+		snprintf(err, sizeof err, "mailbox write failed: %s", strerror(errno));
+		delivery_defer(conf, env, i, err, NULL, now, res, f);
 	}
-	if (!pending) {
-		/* Every recipient is done: removing the file is the record. */
-		if (queue_remove(conf->data_dir, id) == 0)
-			log_msg("%s removed", id);
-		res->finished = true;
-	} else if (last_mark != (size_t)-1) {
-		/* Flush the done records before anything else happens to them. */
-		queue_mark(conf->data_dir, id, last_mark, QUEUE_RCPT_DONE, 0, 1, NULL, true);
+	if (res->nremote) {
+		/* The relay goes on from the loop; bounces wait for its results. */
+		if (marked)
+			queue_sync(conf->data_dir, id);
+		res->env = env;
+		res->failures = f;
+		return;
 	}
-	queue_env_free(&env);
+	if (f)
+		delivery_conclude(conf, env, res, f, marked);
+	free(f);
+	queue_env_free(env);
+	free(env);
+}
+
+void delivery_record(const struct conf *conf, struct delivery_result *res, const struct relay_rcpt *rr, size_t n)
+{
+	struct queue_env *env = res->env;
+	struct delivery_failures *f = res->failures ? res->failures : calloc(1, sizeof *f);
+	res->failures = NULL;
+	time_t now = time(NULL);
+	for (size_t k = 0; f && k < n; k++) {
+		size_t i = rr[k].idx;
+		const struct queue_rcpt *r = &env->rcpts[i];
+		if (rr[k].delivered) {
+			queue_mark(conf->data_dir, env->id, i, QUEUE_RCPT_DONE, 0, r->attempts + 1, NULL, false);
+			log_msg("%s to=<%s> status=sent relay=%s reply=\"%s\" delay=%lds", env->id, r->addr, rr[k].mx,
+			        rr[k].text, (long)(now - env->arrival));
+		} else if (rr[k].permanent) {
+			delivery_fail(conf, env, i, rr[k].status, rr[k].mx, rr[k].text, rr[k].mx[0] != '\0', f);
+		} else {
+			delivery_defer(conf, env, i, rr[k].text, rr[k].mx, now, res, f);
+		}
+	}
+	if (f)
+		delivery_conclude(conf, env, res, f, true);
+	free(f);
+	delivery_result_free(res);
 }

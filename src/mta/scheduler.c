@@ -13,14 +13,16 @@
 
 #include "base/log.h"
 #include "mta/delivery.h"
+#include "mta/outbound.h"
 #include "mta/server.h"
 #include "queue/queue_store.h"
 
-#define SCHED_INFLIGHT 4
+#define SCHED_INFLIGHT 32 /* attempts in flight; local ones queue on the delivery pool */
 
 struct sched_entry {
 	char id[QUEUE_ID_MAX];
 	time_t next_try;
+	bool removed;         /* deleted while in flight: do not reschedule */
 	struct sched_entry *next;
 };
 
@@ -37,13 +39,14 @@ struct sched_job {
 
 /*
  * Entries are in exactly one place: `ready` (due, in arrival order),
- * `waiting` (due later), or in flight (owned by their job). So finishing
- * a job and starting the next cost O(1), whatever the queue's size; the
- * waiting list is scanned only when its earliest entry falls due.
+ * `waiting` (due later), or `running` (at most SCHED_INFLIGHT, each also
+ * referred to by its job). So finishing a job and starting the next cost
+ * O(1), whatever the queue's size; the waiting list is scanned only when
+ * its earliest entry falls due, or for a `tern queue delete`.
  */
 struct scheduler {
 	struct server *srv;
-	struct sched_list ready, waiting;
+	struct sched_list ready, waiting, running;
 	struct io_timer *timer;
 	unsigned inflight;
 	bool stopped;
@@ -71,6 +74,26 @@ static struct sched_entry *sched_list_pop(struct sched_list *l)
 			l->tail = NULL;
 	}
 	return e;
+}
+
+/* Unlink the entry `want`, or else the first with this id; NULL when the
+ * list has none. O(n). */
+static struct sched_entry *sched_list_take(struct sched_list *l, const struct sched_entry *want, const char *id)
+{
+	struct sched_entry *prev = NULL;
+	for (struct sched_entry *e = l->head; e; prev = e, e = e->next) {
+		if (want ? e != want : strcmp(e->id, id) != 0)
+			continue;
+		if (prev)
+			prev->next = e->next;
+		else
+			l->head = e->next;
+		if (l->tail == e)
+			l->tail = prev;
+		e->next = NULL;
+		return e;
+	}
+	return NULL;
 }
 
 static void sched_list_free(struct sched_list *l)
@@ -110,6 +133,7 @@ void scheduler_free(struct scheduler *s)
 		return;
 	sched_list_free(&s->ready);
 	sched_list_free(&s->waiting);
+	/* Entries in flight belong to their jobs, which free them. */
 	io_timer_free(s->timer);
 	free(s);
 }
@@ -152,13 +176,17 @@ static void scheduler_work(void *arg)
 	delivery_attempt(j->s->srv->conf, j->e->id, &j->res);
 }
 
-static void scheduler_done(void *arg)
+/* The attempt is over: reschedule or forget the entry. */
+static void scheduler_finish(void *arg)
 {
 	struct sched_job *j = arg;
 	struct scheduler *s = j->s;
 	struct sched_entry *e = j->e;
+	if (j->res.bounce_id[0])
+		scheduler_add(s, j->res.bounce_id, 0);
 	s->inflight--;
-	if (j->res.finished) {
+	sched_list_take(&s->running, e, NULL);
+	if (j->res.finished || e->removed) {
 		free(e);
 	} else {
 		e->next_try = j->res.next_try;
@@ -167,6 +195,18 @@ static void scheduler_done(void *arg)
 	}
 	free(j);
 	scheduler_run(s);
+}
+
+static void scheduler_done(void *arg)
+{
+	struct sched_job *j = arg;
+	if (j->res.env && !j->e->removed) {
+		/* remote recipients: the relay runs on the loop, then records */
+		outbound_run(j->s->srv, &j->res, scheduler_finish, j);
+		return;
+	}
+	delivery_result_free(&j->res);
+	scheduler_finish(j);
 }
 
 static void scheduler_run(struct scheduler *s)
@@ -178,6 +218,7 @@ static void scheduler_run(struct scheduler *s)
 		j->s = s;
 		j->e = sched_list_pop(&s->ready);
 		s->inflight++;
+		sched_list_push(&s->running, j->e);
 		io_workers_submit(s->srv->delivery_pool, scheduler_work, scheduler_done, j);
 	}
 }
@@ -188,6 +229,38 @@ void scheduler_flush(struct scheduler *s)
 	while ((e = sched_list_pop(&s->waiting)) != NULL)
 		sched_list_push(&s->ready, e);
 	scheduler_run(s);
+}
+
+bool scheduler_remove(struct scheduler *s, const char *id)
+{
+	struct sched_entry *e = sched_list_take(&s->ready, NULL, id);
+	if (e == NULL)
+		e = sched_list_take(&s->waiting, NULL, id);
+	if (e) {
+		free(e); /* the timer may fire for it: it then finds nothing */
+		return true;
+	}
+	for (e = s->running.head; e; e = e->next) {
+		if (strcmp(e->id, id) == 0) {
+			e->removed = true;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool scheduler_is_delivering(const struct scheduler *s, const char *id)
+{
+	for (const struct sched_entry *e = s->running.head; e; e = e->next)
+		if (strcmp(e->id, id) == 0)
+			return true;
+	return false;
+}
+
+void scheduler_each_delivering(const struct scheduler *s, void (*cb)(void *arg, const char *id), void *arg)
+{
+	for (const struct sched_entry *e = s->running.head; e; e = e->next)
+		cb(arg, e->id);
 }
 
 unsigned scheduler_busy(const struct scheduler *s)

@@ -20,6 +20,18 @@ void scheduler_free(struct scheduler *s);
 void scheduler_add(struct scheduler *s, const char *id, time_t next_try);
 /* Try every waiting message now. */
 void scheduler_flush(struct scheduler *s);
+/*
+ * Forget id so that it is never tried again (`tern queue delete`): a
+ * waiting or due entry is dropped at once; an attempt in flight finishes
+ * (it cannot be stopped halfway through a mailbox write) but is not
+ * rescheduled. Removing the queue files is the caller's job, once
+ * scheduler_is_delivering(id) is false. False when id was not scheduled.
+ */
+bool scheduler_remove(struct scheduler *s, const char *id);
+/* Is an attempt at id running right now? */
+bool scheduler_is_delivering(const struct scheduler *s, const char *id);
+/* Call cb for every id with an attempt in flight. */
+void scheduler_each_delivering(const struct scheduler *s, void (*cb)(void *arg, const char *id), void *arg);
 /* Deliveries still running (shutdown waits for them). */
 unsigned scheduler_busy(const struct scheduler *s);
 /* Stop starting deliveries (shutdown). */

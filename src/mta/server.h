@@ -17,6 +17,7 @@
 #define SERVER_ADDR_BUCKETS 1024
 
 struct scheduler;
+struct relay;
 
 struct server_addr_count {
 	char addr[64];
@@ -31,6 +32,7 @@ struct server {
 	struct io_workers *delivery_pool;  /* Maildir writes */
 	struct io_tls *tls;                /* NULL when no TLS could be set up */
 	struct scheduler *sched;
+	struct relay *relay;               /* outbound SMTP */
 	unsigned nsessions;
 	struct server_addr_count *per_addr[SERVER_ADDR_BUCKETS];
 	bool stopping;

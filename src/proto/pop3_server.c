@@ -26,6 +26,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/base64.h"
+
 /* The states in which a verb may be used, and whether it carries a
  * password (so that it needs TLS or loopback, RFC 2595 2.2). */
 #define POP3_V_AUTHZ 1u
@@ -202,56 +204,13 @@ static void pop3_server_pass(struct pop3_server *s, const char *arg, size_t argl
 	explicit_bzero(user, sizeof user);
 }
 
-/* Strict base64 (RFC 4648 4), as RFC 5034 4 requires of responses.
- * Returns the decoded length, or -1 (bad input or out too small). */
-static long pop3_server_b64_decode(const char *in, size_t n, unsigned char *out, size_t outmax)
-{
-	if (n % 4 != 0)
-		return -1;
-	size_t o = 0;
-	for (size_t i = 0; i < n; i += 4) {
-		unsigned v = 0;
-		int pad = 0;
-		for (size_t k = 0; k < 4; k++) {
-			char c = in[i + k];
-			unsigned d;
-			if (c >= 'A' && c <= 'Z')
-				d = (unsigned)(c - 'A');
-			else if (c >= 'a' && c <= 'z')
-				d = (unsigned)(c - 'a') + 26;
-			else if (c >= '0' && c <= '9')
-				d = (unsigned)(c - '0') + 52;
-			else if (c == '+')
-				d = 62;
-			else if (c == '/')
-				d = 63;
-			else if (c == '=' && i + 4 == n && k >= 2)
-				d = 0, pad++;
-			else
-				return -1;
-			if (pad && c != '=')
-				return -1; /* data after padding */
-			v = v << 6 | d;
-		}
-		size_t m = 3 - (size_t)pad;
-		if (o + m > outmax)
-			return -1;
-		out[o++] = (unsigned char)(v >> 16);
-		if (m > 1)
-			out[o++] = (unsigned char)(v >> 8);
-		if (m > 2)
-			out[o++] = (unsigned char)v;
-	}
-	return (long)o;
-}
-
 /* An RFC 4616 PLAIN response: [authzid] NUL authcid NUL passwd. */
 static void pop3_server_plain(struct pop3_server *s, const char *b64, size_t n)
 {
 	unsigned char msg[POP3_SASL_LINE_MAX];
 	long len = 0;
 	if (!(n == 1 && b64[0] == '=')) /* RFC 5034 4: "=" is an empty initial response */
-		len = pop3_server_b64_decode(b64, n, msg, sizeof msg - 1);
+		len = base64_decode(b64, n, msg, sizeof msg - 1); /* strict, as RFC 5034 4 asks */
 	if (len < 0) {
 		s->state = POP3_S_AUTHORIZATION;
 		pop3_server_refuse(s, "AUTH PLAIN", 10, "invalid base64");

@@ -344,3 +344,28 @@ out:;
 	errno = saved;
 	return rc;
 }
+
+/*
+ * Flush the state log of a message: the records appended without `sync`
+ * by an attempt become durable together (one fdatasync for a whole
+ * attempt instead of one per recipient). A message without a log has
+ * nothing to flush.
+ */
+int queue_sync(const char *data_dir, const char *id)
+{
+	char path[PATH_MAX];
+	if (!queue_id_is_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (queue_store_path(path, data_dir, "msg", id, ".st") < 0)
+		return -1;
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	int rc = fsutil_fdatasync(fd);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}

@@ -1,0 +1,108 @@
+/*
+ * bounce — see bounce.h. The report carries the original header section
+ * only (RFC 6522 text/rfc822-headers), read from the queue file and
+ * capped, so that a bounce never grows beyond a few tens of kilobytes.
+ */
+#include "mta/bounce.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "proto/mail_header.h"
+#include "queue/queue_commit.h"
+
+#define BOUNCE_HEADERS_MAX (64 * 1024)
+
+/* The original header section, up to the first empty line. */
+static void bounce_read_headers(const struct conf *conf, const struct queue_env *env, struct buf *out)
+{
+	int fd = queue_open_content(conf->data_dir, env);
+	if (fd < 0)
+		return;
+	char tmp[8192];
+	uint64_t left = env->content_len;
+	while (left > 0 && out->len < BOUNCE_HEADERS_MAX) {
+		size_t want = left < sizeof tmp ? (size_t)left : sizeof tmp;
+		ssize_t n = read(fd, tmp, want);
+		if (n <= 0)
+			break;
+		left -= (uint64_t)n;
+		if (buf_append(out, tmp, (size_t)n) < 0)
+			break;
+		const char *end = memmem(out->data, out->len, "\n\n", 2);
+		if (end) {
+			out->len = (size_t)(end - out->data) + 1;
+			out->data[out->len] = '\0';
+			break;
+		}
+	}
+	close(fd);
+	if (out->len > BOUNCE_HEADERS_MAX)
+		out->len = BOUNCE_HEADERS_MAX;
+}
+
+int bounce_queue(const struct conf *conf, const struct queue_env *env, const struct dsn_rcpt *rcpts, size_t n,
+                 char id_out[QUEUE_ID_MAX])
+{
+	if (env->sender == NULL || env->sender[0] == '\0') {
+		for (size_t i = 0; i < n; i++)
+			log_msg("%s to=<%s> status=bounced reason=\"%s\" dsn=none (null sender)", env->id, rcpts[i].addr,
+			        rcpts[i].diagnostic);
+		return 1;
+	}
+	struct queue_env b;
+	memset(&b, 0, sizeof b);
+	queue_new_id(b.id);
+	b.arrival = time(NULL);
+	b.sender = (char *)"";
+	b.helo = conf->hostname;
+	b.client = (char *)"local";
+	struct queue_rcpt r = {.addr = env->sender, .orcpt = env->sender};
+	b.rcpts = &r;
+	b.nrcpts = 1;
+	struct buf hdr, msg;
+	buf_init(&hdr, BOUNCE_HEADERS_MAX + 8192);
+	buf_init(&msg, 0);
+	bounce_read_headers(conf, env, &hdr);
+	struct dsn_info d = {
+		.reporting_mta = conf->hostname,
+		.queue_id = env->id,
+		.bounce_id = b.id,
+		.to = env->sender,
+		.arrival = env->arrival,
+		.now = b.arrival,
+		.rcpts = rcpts,
+		.nrcpts = n,
+		.headers = hdr.data ? hdr.data : "",
+		.headers_len = hdr.len,
+	};
+	struct mail_received rcv = {
+		.helo = "localhost", .addr = "127.0.0.1", .by = conf->hostname, .with = "local", .id = b.id,
+		.when = b.arrival,
+	};
+	int rc = -1;
+	struct queue_writer *w = NULL;
+	if (mail_header_received(&msg, &rcv) == 0 && dsn_build(&msg, &d) == 0 &&
+	    (w = queue_writer_open(conf->data_dir, &b)) != NULL && queue_writer_write(w, msg.data, msg.len) == 0) {
+		rc = queue_commit_durable(conf->data_dir, w);
+		w = NULL;
+	}
+	if (w)
+		queue_writer_abort(w);
+	if (rc == 0) {
+		memcpy(id_out, b.id, QUEUE_ID_MAX);
+		for (size_t i = 0; i < n; i++)
+			log_msg("%s to=<%s> status=bounced reason=\"%s\" dsn=%s", env->id, rcpts[i].addr, rcpts[i].diagnostic,
+			        b.id);
+	} else {
+		log_msg("%s error=\"cannot queue the bounce: %s\"", env->id, strerror(errno));
+	}
+	buf_free(&hdr);
+	buf_free(&msg);
+	return rc;
+}

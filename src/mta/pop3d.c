@@ -1,0 +1,609 @@
+/*
+ * pop3d — POP3 sessions: engine + connection + password check + Maildir.
+ * See pop3d.h. RFC 1939 (the protocol and its autologout timer, section
+ * 3), RFC 2595 (STLS), RFC 8314 (implicit TLS on pop3s).
+ *
+ * Life of a session: accept → limits → greeting (after the handshake on
+ * pop3s) → feed input to the engine, write its replies whenever it has
+ * consumed all input or waits → on QUIT or an error, close once the
+ * output has drained.
+ *
+ * Asynchronous steps, each with the session's `busy` flag set, because a
+ * job's callback still refers to the session: the password check
+ * (mta/auth, on the commit pool), the scan of the Maildir at login and
+ * the deletions of the UPDATE state (mta/mailbox, on the delivery pool:
+ * it is Maildir work). A session whose client vanishes meanwhile stays
+ * allocated (`dead`) until the job completes. The deletions run even
+ * then: once QUIT was received the UPDATE state has begun (RFC 1939 6);
+ * a connection dropped before QUIT deletes nothing.
+ *
+ * RETR and TOP stream the file: 64 KiB read, converted by
+ * pop3_server_stuff(), written, and reading stops while more than
+ * POP3D_OUT_HIGH octets wait for the client; the drained event goes on.
+ * The reads run on the loop thread: a page-cache read of 64 KiB is
+ * short, and this keeps one owner for the connection. Client input is
+ * not read meanwhile (so the idle timer does not run while we send; the
+ * write timeout does).
+ *
+ * Over TLS the io layer's drained event does not come when the last
+ * octets still sit below the TLS filter (libevent reports the filter's
+ * buffer, not the socket's), so a session that waits for output to
+ * leave also polls io_conn_output_len() with a short timer (5 ms,
+ * doubling to 200 ms while nothing moves). Without TLS the timer never
+ * runs; with a fixed io layer it becomes redundant, not wrong.
+ *
+ * The mailbox lock (mailbox_lock) is taken once the password is right
+ * and released as soon as the session stops using the maildrop, after
+ * the deletions and before the last reply leaves, so that a client that
+ * reconnects at once finds it free.
+ */
+#include "mta/pop3d.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "io/io.h"
+#include "mta/auth.h"
+#include "mta/mailbox.h"
+#include "mta/server.h"
+#include "proto/pop3_server.h"
+
+#define POP3D_IDLE_TIMEOUT 600         /* RFC 1939 3: at least 10 minutes */
+#define POP3D_WRITE_TIMEOUT 600
+#define POP3D_READ 65536               /* file read size while sending a message */
+#define POP3D_OUT_HIGH (256 * 1024)    /* stop reading the file above this much unsent output */
+#define POP3D_POLL_MIN_MS 5            /* output poll over TLS: first interval... */
+#define POP3D_POLL_MAX_MS 200          /* ...doubling up to this while nothing moves */
+
+struct pop3d_session {
+	struct pop3d_listener *lst;
+	struct server *srv;
+	struct io_conn *conn;          /* owned */
+	struct pop3_server eng;        /* owned */
+	char addr[64];
+	bool loopback;
+	char sid[16];                  /* session id for the log */
+	char user[POP3_USER_MAX + 1];  /* the login name as given, then the user's address */
+	bool busy;                     /* a job (auth, scan, expunge) refers to this session */
+	bool dead;                     /* the connection is gone */
+	bool closing;                  /* close when output drains */
+	bool counted;                  /* counted in the server's session limits */
+	bool locked;                   /* holds mailbox_lock(mb.dir) */
+	bool greeted;                  /* the greeting was sent (pop3s: after the handshake) */
+	struct io_timer *poll;         /* owned: output poll over TLS (see the top) */
+	unsigned poll_ms;
+	size_t poll_last;              /* output length at the previous poll */
+	struct mailbox mb;             /* owned; mb.msgs is the engine's maildrop */
+	long expunged;                 /* result of the expunge job */
+	int job_errno;
+	int scan_rc;
+	/* RETR/TOP in progress */
+	int fd;                        /* the message file, -1 when not sending */
+	struct pop3_stuff stuff;
+	struct buf chunk;              /* converted output of one read (owned) */
+	char *rbuf;                    /* POP3D_READ octets (owned), made at the first RETR */
+	uint64_t sent;
+	struct pop3d_session *next, *prev;
+};
+
+static struct pop3d_session *pop3d_sessions;
+static unsigned pop3d_nsessions;
+static unsigned long pop3d_serial;
+
+unsigned pop3d_active(void)
+{
+	return pop3d_nsessions;
+}
+
+/* The maildrop is no longer used: let the next session have it. */
+static void pop3d_release(struct pop3d_session *ps)
+{
+	if (ps->busy || !ps->locked)
+		return;
+	mailbox_unlock(ps->mb.dir);
+	ps->locked = false;
+}
+
+static void pop3d_free(struct pop3d_session *ps)
+{
+	io_timer_free(ps->poll);
+	if (ps->fd >= 0)
+		close(ps->fd);
+	free(ps->rbuf);
+	buf_free(&ps->chunk);
+	pop3_server_free(&ps->eng);
+	pop3d_release(ps);
+	mailbox_free(&ps->mb);
+	explicit_bzero(ps->user, sizeof ps->user);
+	io_conn_free(ps->conn);
+	if (ps->counted)
+		server_session_close(ps->srv, ps->addr, ps->loopback);
+	if (ps->prev)
+		ps->prev->next = ps->next;
+	else
+		pop3d_sessions = ps->next;
+	if (ps->next)
+		ps->next->prev = ps->prev;
+	pop3d_nsessions--;
+	free(ps);
+}
+
+/* The connection ended (or must): free now unless a job still runs. */
+static void pop3d_end(struct pop3d_session *ps, const char *why)
+{
+	if (!ps->dead)
+		log_msg("%s disconnect from [%s] reason=%s", ps->sid, ps->addr, why);
+	ps->dead = true;
+	if (ps->fd >= 0) {
+		close(ps->fd);
+		ps->fd = -1;
+	}
+	if (ps->busy) {
+		io_conn_pause_read(ps->conn, true);
+		return;
+	}
+	pop3d_free(ps);
+}
+
+static void pop3d_drained_cb(void *arg);
+
+static void pop3d_poll_cb(void *arg)
+{
+	struct pop3d_session *ps = arg;
+	size_t left = io_conn_output_len(ps->conn);
+	bool room = ps->closing ? left == 0 : left < POP3D_OUT_HIGH;
+	if (room) {
+		pop3d_drained_cb(ps);
+		return;
+	}
+	if (left < ps->poll_last)
+		ps->poll_ms = POP3D_POLL_MIN_MS;
+	else if (ps->poll_ms < POP3D_POLL_MAX_MS)
+		ps->poll_ms *= 2;
+	ps->poll_last = left;
+	io_timer_start(ps->poll, ps->poll_ms);
+}
+
+/* Waiting for output to leave: over TLS, also poll (see the top). */
+static void pop3d_poll_output(struct pop3d_session *ps)
+{
+	if (!io_conn_is_tls(ps->conn))
+		return;
+	if (ps->poll == NULL && (ps->poll = io_timer_new(ps->srv->loop, pop3d_poll_cb, ps)) == NULL)
+		return; /* the write timeout ends the session */
+	ps->poll_ms = POP3D_POLL_MIN_MS;
+	ps->poll_last = io_conn_output_len(ps->conn);
+	io_timer_start(ps->poll, ps->poll_ms);
+}
+
+/* Send what the engine wrote; start closing if it said so. Returns true
+ * when the session was freed: the caller must not touch it again. */
+static bool pop3d_flush(struct pop3d_session *ps)
+{
+	if (ps->eng.out.len) {
+		io_conn_write(ps->conn, ps->eng.out.data, ps->eng.out.len);
+		buf_reset(&ps->eng.out);
+	}
+	if (pop3_server_is_closed(&ps->eng) && !ps->closing) {
+		ps->closing = true;
+		pop3d_release(ps);
+		io_conn_pause_read(ps->conn, true);
+		if (io_conn_output_len(ps->conn) == 0) {
+			pop3d_end(ps, "closed");
+			return true;
+		}
+		pop3d_poll_output(ps);
+	}
+	return false;
+}
+
+/* The message is sent (ok) or cannot be. */
+static void pop3d_send_end(struct pop3d_session *ps, bool ok)
+{
+	if (ps->fd >= 0)
+		close(ps->fd);
+	ps->fd = -1;
+	buf_reset(&ps->chunk);
+	pop3_server_retrieve_done(&ps->eng, ok);
+	if (ok)
+		io_conn_pause_read(ps->conn, false);
+}
+
+/* Move the message on while the client keeps up. True when it is
+ * finished (sent or failed), false when waiting for the drained event. */
+static bool pop3d_pump(struct pop3d_session *ps)
+{
+	while (io_conn_output_len(ps->conn) < POP3D_OUT_HIGH) {
+		ssize_t r = read(ps->fd, ps->rbuf, POP3D_READ);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			log_msg("%s error=\"cannot read message: %s\"", ps->sid, strerror(errno));
+			pop3d_send_end(ps, false);
+			return true;
+		}
+		buf_reset(&ps->chunk);
+		bool end = r == 0;
+		if (r > 0) {
+			if (pop3_server_stuff(&ps->stuff, ps->rbuf, (size_t)r, &ps->chunk) < 0) {
+				pop3d_send_end(ps, false);
+				return true;
+			}
+			end = ps->stuff.done; /* TOP has sent its lines */
+		}
+		if (end && pop3_server_stuff_end(&ps->stuff, &ps->chunk) < 0) {
+			pop3d_send_end(ps, false);
+			return true;
+		}
+		if (ps->chunk.len && io_conn_write(ps->conn, ps->chunk.data, ps->chunk.len) < 0) {
+			pop3d_send_end(ps, false);
+			return true;
+		}
+		ps->sent += ps->chunk.len;
+		if (end) {
+			pop3d_send_end(ps, true);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Feed buffered input to the engine, send its replies and the messages
+ * it asks for, until it waits or the input is used up. */
+static void pop3d_process(struct pop3d_session *ps)
+{
+	for (;;) {
+		if (ps->dead || ps->closing)
+			return;
+		if (ps->eng.state == POP3_S_SENDING) {
+			if (pop3d_flush(ps)) /* the +OK line goes first */
+				return;
+			if (!pop3d_pump(ps)) {
+				pop3d_poll_output(ps);
+				return;
+			}
+			continue;
+		}
+		const char *p;
+		size_t n = io_conn_input(ps->conn, &p, 0);
+		if (n == 0)
+			break;
+		size_t k = pop3_server_feed(&ps->eng, p, n);
+		io_conn_consume(ps->conn, k);
+		if (k < n && ps->eng.state != POP3_S_SENDING)
+			break; /* the engine waits (login, TLS, update) or closed */
+	}
+	pop3d_flush(ps);
+}
+
+static void pop3d_readable_cb(void *arg)
+{
+	pop3d_process(arg);
+}
+
+static void pop3d_drained_cb(void *arg)
+{
+	struct pop3d_session *ps = arg;
+	if (ps->poll)
+		io_timer_stop(ps->poll);
+	if (ps->closing)
+		pop3d_end(ps, "closed");
+	else if (ps->eng.state == POP3_S_SENDING)
+		pop3d_process(ps);
+}
+
+static void pop3d_closed_cb(void *arg, const char *why)
+{
+	struct pop3d_session *ps = arg;
+	if (strcmp(why, "timeout") == 0 && ps->greeted && !ps->closing && !ps->dead &&
+	    ps->eng.state != POP3_S_SENDING && !ps->busy) {
+		/* RFC 1939 3: the autologout timer; no UPDATE. One line, then
+		 * close once it has left (the write timeout still applies). */
+		log_msg("%s autologout client=[%s]", ps->sid, ps->addr);
+		pop3_server_abort(&ps->eng, "autologout: idle for too long");
+		pop3d_flush(ps);
+		return;
+	}
+	pop3d_end(ps, why);
+}
+
+static void pop3d_tls_ready_cb(void *arg)
+{
+	struct pop3d_session *ps = arg;
+	log_msg("%s tls version=%s cipher=%s", ps->sid, io_conn_tls_version(ps->conn), io_conn_tls_cipher(ps->conn));
+	if (ps->eng.state == POP3_S_TLS)
+		pop3_server_tls_done(&ps->eng);
+	else if (!ps->greeted)
+		pop3_server_greet(&ps->eng); /* implicit TLS: greet once the handshake is done */
+	ps->greeted = true;
+	pop3d_process(ps);
+}
+
+static const struct io_conn_handlers pop3d_conn_handlers = {
+	.readable = pop3d_readable_cb,
+	.drained = pop3d_drained_cb,
+	.closed = pop3d_closed_cb,
+	.tls_ready = pop3d_tls_ready_cb,
+};
+
+/* ---- login: password, lock, scan ---- */
+
+static void pop3d_user_log(const char *user, struct buf *b)
+{
+	buf_init(b, 1100);
+	buf_put_escaped(b, user, strlen(user), 256);
+}
+
+static void pop3d_scan_work(void *arg)
+{
+	struct pop3d_session *ps = arg;
+	ps->scan_rc = mailbox_scan(&ps->mb);
+	ps->job_errno = errno;
+}
+
+static void pop3d_scan_done(void *arg)
+{
+	struct pop3d_session *ps = arg;
+	ps->busy = false;
+	if (ps->dead) {
+		pop3d_free(ps);
+		return;
+	}
+	struct buf u;
+	pop3d_user_log(ps->user, &u);
+	if (ps->scan_rc < 0) {
+		log_msg("%s error=\"cannot read mailbox %s: %s\" user=%s", ps->sid, ps->mb.dir, strerror(ps->job_errno),
+		        u.data ? u.data : "");
+		pop3d_release(ps);
+		mailbox_free(&ps->mb);
+		pop3_server_login_done(&ps->eng, POP3_LOGIN_TEMP, NULL, 0);
+	} else {
+		log_msg("%s login user=%s client=[%s] tls=%s messages=%zu new=%u", ps->sid, u.data ? u.data : "", ps->addr,
+		        io_conn_is_tls(ps->conn) ? "yes" : "no", ps->mb.n, ps->mb.moved);
+		pop3_server_login_done(&ps->eng, POP3_LOGIN_OK, ps->mb.msgs, ps->mb.n);
+	}
+	buf_free(&u);
+	pop3d_process(ps);
+}
+
+/* The password was right: lock the user's maildrop and scan it. */
+static enum pop3_login_result pop3d_open_mailbox(struct pop3d_session *ps)
+{
+	const struct conf_user *cu = conf_find_user(ps->srv->conf, ps->user);
+	char dir[PATH_MAX];
+	if (cu == NULL || mailbox_path(ps->srv->conf->data_dir, cu->address, dir, sizeof dir) < 0) {
+		/* Removed by a reload meanwhile, or not a safe directory name. */
+		log_msg("%s error=\"no usable mailbox for this user\"", ps->sid);
+		return POP3_LOGIN_TEMP;
+	}
+	if (!mailbox_lock(dir)) {
+		log_msg("%s refused client=[%s] reply=\"-ERR [IN-USE]\" mailbox=%s", ps->sid, ps->addr, dir);
+		return POP3_LOGIN_IN_USE;
+	}
+	ps->locked = true;
+	snprintf(ps->user, sizeof ps->user, "%s", cu->address);
+	mailbox_free(&ps->mb);
+	ps->mb.dir = strdup(dir);
+	if (ps->mb.dir == NULL) {
+		mailbox_unlock(dir);
+		ps->locked = false;
+		return POP3_LOGIN_TEMP;
+	}
+	ps->busy = true;
+	io_workers_submit(ps->srv->delivery_pool, pop3d_scan_work, pop3d_scan_done, ps);
+	return POP3_LOGIN_OK;
+}
+
+static void pop3d_auth_done(void *arg, enum auth_result r)
+{
+	struct pop3d_session *ps = arg;
+	ps->busy = false;
+	if (ps->dead) {
+		pop3d_free(ps);
+		return;
+	}
+	enum pop3_login_result lr = r == AUTH_THROTTLED ? POP3_LOGIN_THROTTLED : POP3_LOGIN_BAD;
+	if (r == AUTH_OK) {
+		lr = pop3d_open_mailbox(ps);
+		if (lr == POP3_LOGIN_OK)
+			return; /* pop3d_scan_done answers */
+	}
+	pop3_server_login_done(&ps->eng, lr, NULL, 0);
+	pop3d_process(ps);
+}
+
+static void pop3d_op_login(void *ctx, const char *user, const char *pass)
+{
+	struct pop3d_session *ps = ctx;
+	snprintf(ps->user, sizeof ps->user, "%s", user);
+	ps->busy = true;
+	auth_check(ps->srv, ps->addr, ps->loopback, user, pass, pop3d_auth_done, ps);
+}
+
+/* ---- the other engine operations ---- */
+
+static int pop3d_op_retrieve(void *ctx, size_t index, long top_lines)
+{
+	struct pop3d_session *ps = ctx;
+	if (ps->rbuf == NULL && (ps->rbuf = malloc(POP3D_READ)) == NULL)
+		return -1;
+	ps->fd = mailbox_open_msg(&ps->mb, index);
+	if (ps->fd < 0) {
+		log_msg("%s error=\"cannot open message %s: %s\"", ps->sid, index < ps->mb.n ? ps->mb.names[index] : "?",
+		        strerror(errno));
+		return -1;
+	}
+	pop3_server_stuff_init(&ps->stuff, top_lines);
+	ps->sent = 0;
+	/* No commands are read while the message goes out. */
+	io_conn_pause_read(ps->conn, true);
+	return 0;
+}
+
+static void pop3d_expunge_work(void *arg)
+{
+	struct pop3d_session *ps = arg;
+	ps->expunged = mailbox_expunge(&ps->mb);
+	ps->job_errno = errno;
+}
+
+static void pop3d_expunge_done(void *arg)
+{
+	struct pop3d_session *ps = arg;
+	ps->busy = false;
+	if (ps->expunged < 0)
+		log_msg("%s error=\"deleting messages: %s\"", ps->sid, strerror(ps->job_errno));
+	else
+		log_msg("%s update deleted=%ld", ps->sid, ps->expunged);
+	pop3d_release(ps);
+	if (ps->dead) {
+		pop3d_free(ps);
+		return;
+	}
+	pop3_server_update_done(&ps->eng, ps->expunged >= 0);
+	pop3d_process(ps);
+}
+
+static void pop3d_op_update(void *ctx, const struct pop3_msg *msgs, size_t n)
+{
+	struct pop3d_session *ps = ctx;
+	(void)msgs; /* the same array as ps->mb.msgs */
+	(void)n;
+	ps->busy = true;
+	io_workers_submit(ps->srv->delivery_pool, pop3d_expunge_work, pop3d_expunge_done, ps);
+}
+
+static void pop3d_op_starttls(void *ctx)
+{
+	struct pop3d_session *ps = ctx;
+	/* The +OK must leave in plaintext before the TLS filter goes on;
+	 * the filter drops plaintext the client pipelined after STLS. */
+	if (ps->eng.out.len) {
+		io_conn_write(ps->conn, ps->eng.out.data, ps->eng.out.len);
+		buf_reset(&ps->eng.out);
+	}
+	if (ps->srv->tls == NULL || io_conn_start_tls(ps->conn, ps->srv->tls) < 0) {
+		log_msg("%s error=\"cannot start TLS\"", ps->sid);
+		pop3_server_abort(&ps->eng, NULL);
+	}
+}
+
+static void pop3d_op_refused(void *ctx, const char *cmd, size_t cmdlen, const char *reply)
+{
+	struct pop3d_session *ps = ctx;
+	struct buf b;
+	buf_init(&b, 1024);
+	buf_put_escaped(&b, cmd, cmdlen, 200);
+	log_msg("%s refused client=[%s] reply=\"%s\" command=\"%s\"", ps->sid, ps->addr, reply, b.data ? b.data : "");
+	buf_free(&b);
+}
+
+static const struct pop3_server_ops pop3d_ops = {
+	.login = pop3d_op_login,
+	.retrieve = pop3d_op_retrieve,
+	.update = pop3d_op_update,
+	.starttls = pop3d_op_starttls,
+	.refused = pop3d_op_refused,
+};
+
+/* ---- accepting ---- */
+
+/* Refuse before any session exists: one line (not on pop3s, where the
+ * client expects a TLS handshake), then close. */
+static void pop3d_refuse_fd(int fd, enum conf_role role, const char *line)
+{
+	if (role != ROLE_POP3S) {
+		ssize_t w = write(fd, line, strlen(line));
+		(void)w;
+	}
+	close(fd);
+}
+
+void pop3d_accept(void *arg, int fd, const struct sockaddr *sa, socklen_t salen)
+{
+	(void)salen;
+	struct pop3d_listener *lst = arg;
+	struct server *srv = lst->srv;
+	char addr[64];
+	io_addr_text(sa, addr, sizeof addr);
+	bool loopback = io_addr_is_loopback(sa);
+	if (srv->stopping) {
+		pop3d_refuse_fd(fd, lst->role, "-ERR [SYS/TEMP] server shutting down\r\n");
+		return;
+	}
+	if (!server_session_open(srv, addr, loopback)) {
+		log_msg("connect from [%s] refused: too many sessions", addr);
+		pop3d_refuse_fd(fd, lst->role, "-ERR [SYS/TEMP] too many connections, try again later\r\n");
+		return;
+	}
+	struct pop3d_session *ps = calloc(1, sizeof *ps);
+	if (ps == NULL) {
+		server_session_close(srv, addr, loopback);
+		close(fd);
+		return;
+	}
+	ps->counted = true;
+	ps->lst = lst;
+	ps->srv = srv;
+	ps->fd = -1;
+	buf_init(&ps->chunk, 0);
+	snprintf(ps->addr, sizeof ps->addr, "%s", addr);
+	ps->loopback = loopback;
+	snprintf(ps->sid, sizeof ps->sid, "P%lu", ++pop3d_serial);
+	ps->next = pop3d_sessions;
+	if (pop3d_sessions)
+		pop3d_sessions->prev = ps;
+	pop3d_sessions = ps;
+	pop3d_nsessions++;
+	bool implicit_tls = lst->role == ROLE_POP3S;
+	struct pop3_server_config cfg = {
+		.tls_available = srv->tls != NULL && !implicit_tls,
+		.tls_active = implicit_tls,
+		.loopback = loopback,
+	};
+	pop3_server_init(&ps->eng, &cfg, &pop3d_ops, ps);
+	ps->conn = io_conn_new(srv->loop, fd, &pop3d_conn_handlers, ps);
+	if (ps->conn == NULL) {
+		close(fd);
+		ps->dead = true;
+		pop3d_free(ps);
+		return;
+	}
+	io_conn_set_timeout(ps->conn, POP3D_IDLE_TIMEOUT, POP3D_WRITE_TIMEOUT);
+	log_msg("%s connect from [%s] role=%s", ps->sid, addr, conf_role_name(lst->role));
+	if (implicit_tls) {
+		if (srv->tls == NULL || io_conn_start_tls(ps->conn, srv->tls) < 0)
+			pop3d_end(ps, "tls unavailable");
+		return;
+	}
+	pop3_server_greet(&ps->eng);
+	ps->greeted = true;
+	pop3d_flush(ps);
+}
+
+void pop3d_shutdown(struct server *srv)
+{
+	(void)srv;
+	struct pop3d_session *ps = pop3d_sessions;
+	while (ps) {
+		struct pop3d_session *next = ps->next;
+		if (!ps->busy && !ps->dead && !ps->closing) {
+			if (ps->eng.state == POP3_S_SENDING || !ps->greeted) {
+				/* A message cut short (the client sees the
+				 * connection drop and deletes nothing), or a
+				 * TLS handshake not yet done. */
+				pop3d_end(ps, "shutdown");
+			} else {
+				pop3_server_abort(&ps->eng, "[SYS/TEMP] server shutting down");
+				pop3d_flush(ps);
+			}
+		}
+		ps = next;
+	}
+}

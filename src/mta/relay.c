@@ -1,0 +1,543 @@
+/*
+ * relay — outbound delivery to remote exchangers. See relay.h.
+ *
+ * An attempt walks: exchangers (MX by preference, RFC 5321 5.1; implicit
+ * MX when there is none; RFC 7505 null MX fails at once) → each one's
+ * addresses → a connection (an idle cached one to the same address and
+ * port, or a new one) → one transaction. A failure before the transaction
+ * got an answer (refused connection, 4xx greeting, broken session) moves
+ * on to the next address; answers given in the transaction are final for
+ * this attempt (4xx: retried later by the scheduler, 5xx: bounced).
+ *
+ * STARTTLS is used whenever offered (RFC 3207, opportunistic per RFC
+ * 7435); when the handshake fails the same address is tried once more in
+ * plaintext, and the log says so.
+ */
+#include "mta/relay.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "io/dns.h"
+#include "io/io.h"
+#include "io/tls.h"
+#include "mta/server.h"
+#include "proto/smtp_client.h"
+
+#define RELAY_IDLE_S 10            /* keep an idle connection this long */
+#define RELAY_CONNECT_S 30         /* connect timeout */
+#define RELAY_MAX_CONNS 256        /* outbound connections in total */
+#define RELAY_CHUNK (256 * 1024)   /* content read and pushed at a time */
+
+struct relay_attempt;
+
+struct relay_conn {
+	struct relay *r;
+	struct io_conn *io;
+	struct smtp_client cli;
+	char key[80];                  /* "addr port starttls" for reuse */
+	char host[256];                /* the exchanger's name */
+	struct relay_attempt *att;     /* the user, NULL while idle */
+	struct io_timer *idle_timer;
+	bool idle, closing;
+	bool tls_started, tls_up;      /* to tell a failed handshake from other failures */
+	struct relay_conn *next;       /* idle list */
+};
+
+struct relay {
+	struct server *srv;
+	struct io_dns *dns;
+	struct io_tls *tls;
+	struct relay_conn *idle;
+	unsigned nconns;
+};
+
+struct relay_attempt {
+	struct relay *r;
+	struct relay_req *req;
+	char hosts[IO_DNS_MAX_MX][256];
+	size_t nhosts, hi;
+	int port;
+	struct sockaddr_storage addrs[IO_DNS_MAX_ADDRS];
+	size_t naddrs, ai;
+	bool no_tls;                   /* plaintext retry after a failed handshake */
+	struct smtp_client_txn txn;
+	struct smtp_client_rcpt *crcpts;
+	bool txn_started;
+	int fd;
+	uint64_t left;
+	char last_error[512];
+	bool last_permanent;
+};
+
+static void relay_next_addr(struct relay_attempt *a);
+static void relay_next_host(struct relay_attempt *a);
+static void relay_conn_pump(struct relay_conn *rc);
+
+struct relay *relay_new(struct server *srv)
+{
+	struct relay *r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return NULL;
+	r->srv = srv;
+	char err[256];
+	r->dns = io_dns_new(srv->loop, srv->conf->dns, err, sizeof err);
+	if (r->dns == NULL) {
+		log_msg("relay: %s", err);
+		free(r);
+		return NULL;
+	}
+	r->tls = io_tls_client_opportunistic();
+	return r;
+}
+
+void relay_free(struct relay *r)
+{
+	if (r == NULL)
+		return;
+	io_dns_free(r->dns);
+	io_tls_free(r->tls);
+	free(r);
+}
+
+/* ---- ending an attempt ---- */
+
+/* Give every recipient without an answer the same outcome. */
+static void relay_fail_rest(struct relay_attempt *a, bool permanent, const char *status, const char *text)
+{
+	for (size_t i = 0; i < a->req->nrcpts; i++) {
+		struct relay_rcpt *rr = &a->req->rcpts[i];
+		if (rr->delivered || rr->text[0])
+			continue;
+		rr->permanent = permanent;
+		snprintf(rr->status, sizeof rr->status, "%s", status);
+		snprintf(rr->text, sizeof rr->text, "%s", text);
+	}
+}
+
+static void relay_finish(struct relay_attempt *a)
+{
+	struct relay_req *req = a->req;
+	if (a->fd >= 0)
+		close(a->fd);
+	free(a->crcpts);
+	free(a);
+	req->done(req->arg, req);
+}
+
+/* ---- connections ---- */
+
+static void relay_conn_free(struct relay_conn *rc)
+{
+	struct relay *r = rc->r;
+	if (rc->idle) {
+		struct relay_conn **pp = &r->idle;
+		while (*pp && *pp != rc)
+			pp = &(*pp)->next;
+		if (*pp)
+			*pp = rc->next;
+	}
+	io_timer_free(rc->idle_timer);
+	io_conn_free(rc->io);
+	smtp_client_free(&rc->cli);
+	r->nconns--;
+	free(rc);
+}
+
+static void relay_idle_timer_cb(void *arg)
+{
+	struct relay_conn *rc = arg;
+	if (!rc->idle)
+		return;
+	smtp_client_quit(&rc->cli);
+	relay_conn_pump(rc);
+}
+
+/* The attempt is done with this connection. */
+static void relay_conn_release(struct relay_conn *rc)
+{
+	rc->att = NULL;
+	if (smtp_client_is_ready(&rc->cli) && !rc->closing) {
+		rc->idle = true;
+		rc->next = rc->r->idle;
+		rc->r->idle = rc;
+		io_conn_set_timeout(rc->io, 0, 60);
+		io_timer_start(rc->idle_timer, RELAY_IDLE_S * 1000);
+		return;
+	}
+	if (!smtp_client_is_closed(&rc->cli))
+		smtp_client_quit(&rc->cli);
+	relay_conn_pump(rc);
+}
+
+/* The transaction ended: note each recipient's outcome. */
+static void relay_txn_done_cb(void *ctx, struct smtp_client_txn *t)
+{
+	struct relay_conn *rc = ctx;
+	struct relay_attempt *a = rc->att;
+	if (a == NULL)
+		return;
+	for (size_t i = 0; i < t->nrcpts; i++) {
+		struct smtp_client_rcpt *cr = &t->rcpts[i];
+		struct relay_rcpt *rr = &a->req->rcpts[i];
+		snprintf(rr->mx, sizeof rr->mx, "%s", rc->host);
+		const struct smtp_client_reply *rep = cr->state == SMTP_CLIENT_RCPT_REFUSED ? &cr->reply : &t->reply;
+		if (cr->state == SMTP_CLIENT_RCPT_DELIVERED) {
+			rr->delivered = true;
+			snprintf(rr->text, sizeof rr->text, "%s", smtp_client_reply_text(&t->reply));
+			snprintf(rr->status, sizeof rr->status, "%s", t->reply.status[0] ? t->reply.status : "2.0.0");
+		} else {
+			rr->permanent = smtp_client_reply_class(rep) == 5;
+			snprintf(rr->text, sizeof rr->text, "%s", smtp_client_reply_text(rep));
+			snprintf(rr->status, sizeof rr->status, "%s",
+			         rep->status[0] ? rep->status : (rr->permanent ? "5.0.0" : "4.0.0"));
+		}
+	}
+	if (rc->io && io_conn_is_tls(rc->io))
+		snprintf(a->req->tls, sizeof a->req->tls, "%s %s", io_conn_tls_version(rc->io),
+		         io_conn_tls_cipher(rc->io));
+}
+
+static const struct smtp_client_ops relay_client_ops = {
+	.txn_done = relay_txn_done_cb,
+};
+
+/* Read the next piece of content from the queue file into the engine. */
+static void relay_push_content(struct relay_conn *rc)
+{
+	struct relay_attempt *a = rc->att;
+	static char piece[RELAY_CHUNK];
+	if (io_conn_output_len(rc->io) > RELAY_CHUNK)
+		return; /* wait for the drained event */
+	size_t want = a->left < sizeof piece ? (size_t)a->left : sizeof piece;
+	ssize_t n = want ? read(a->fd, piece, want) : 0;
+	if (n < 0 || (n == 0 && want > 0)) {
+		log_msg("%s relay: cannot read queue file: %s", a->req->env->id, n < 0 ? strerror(errno) : "short file");
+		smtp_client_abort(&rc->cli, "queue file read error");
+		return;
+	}
+	a->left -= (uint64_t)n;
+	smtp_client_content(&rc->cli, piece, (size_t)n, a->left == 0);
+}
+
+static void relay_conn_flush(struct relay_conn *rc)
+{
+	if (rc->cli.out.len) {
+		io_conn_write(rc->io, rc->cli.out.data, rc->cli.out.len);
+		buf_reset(&rc->cli.out);
+	}
+}
+
+/*
+ * Feed input to the client engine and act on its state. Called on every
+ * connection event; the only place that moves a connection along.
+ */
+static void relay_conn_pump(struct relay_conn *rc)
+{
+	for (;;) {
+		const char *p;
+		size_t n = io_conn_input(rc->io, &p, 0);
+		if (n == 0)
+			break;
+		size_t k = smtp_client_feed(&rc->cli, p, n);
+		io_conn_consume(rc->io, k);
+		if (k < n)
+			break;
+	}
+	struct relay_attempt *a = rc->att;
+	if (smtp_client_wants_tls(&rc->cli) && !io_conn_is_tls(rc->io)) {
+		relay_conn_flush(rc);
+		if (io_conn_start_tls_client(rc->io, rc->r->tls, rc->host) < 0) {
+			smtp_client_abort(&rc->cli, "cannot start TLS");
+		} else {
+			rc->tls_started = true;
+			return;
+		}
+	}
+	if (a && smtp_client_is_ready(&rc->cli)) {
+		if (!a->txn_started) {
+			a->txn_started = true;
+			smtp_client_send(&rc->cli, &a->txn);
+		}
+		if (a->txn.done && smtp_client_is_ready(&rc->cli)) {
+			struct relay_attempt *done = a;
+			relay_conn_flush(rc);
+			relay_conn_release(rc);
+			relay_finish(done);
+			return; /* rc may be gone (released and pumped) */
+		}
+	}
+	if (a && smtp_client_wants_content(&rc->cli))
+		relay_push_content(rc);
+	relay_conn_flush(rc);
+	if (a && a->txn.done && !smtp_client_is_ready(&rc->cli) && smtp_client_is_closed(&rc->cli)) {
+		/* the transaction ended and the session with it (e.g. QUIT sent) */
+		rc->att = NULL;
+		relay_finish(a);
+		a = NULL;
+	}
+	if (smtp_client_is_closed(&rc->cli)) {
+		if (a) {
+			/* the session failed before the transaction was answered */
+			rc->att = NULL;
+			snprintf(a->last_error, sizeof a->last_error, "%s: %s", rc->host,
+			         smtp_client_reply_text(&rc->cli.error));
+			a->last_permanent = false;
+			if (rc->tls_started && !rc->tls_up && !a->no_tls) {
+				log_msg("%s relay: TLS handshake with %s failed, retrying in plaintext", a->req->env->id, rc->host);
+				a->no_tls = true;
+				a->ai--; /* the same address again */
+			}
+			relay_conn_free(rc);
+			relay_next_addr(a);
+			return;
+		}
+		if (io_conn_output_len(rc->io) == 0) {
+			relay_conn_free(rc);
+			return;
+		}
+		rc->closing = true;
+		return;
+	}
+	unsigned t = smtp_client_timeout(&rc->cli);
+	if (t && !rc->idle)
+		io_conn_set_timeout(rc->io, t, 300);
+}
+
+static void relay_readable_cb(void *arg)
+{
+	relay_conn_pump(arg);
+}
+
+static void relay_drained_cb(void *arg)
+{
+	struct relay_conn *rc = arg;
+	if (rc->closing) {
+		relay_conn_free(rc);
+		return;
+	}
+	relay_conn_pump(rc);
+}
+
+static void relay_closed_cb(void *arg, const char *why)
+{
+	struct relay_conn *rc = arg;
+	if (rc->closing || (rc->idle && rc->att == NULL)) {
+		relay_conn_free(rc);
+		return;
+	}
+	smtp_client_abort(&rc->cli, why);
+	relay_conn_pump(rc);
+}
+
+static void relay_tls_ready_cb(void *arg)
+{
+	struct relay_conn *rc = arg;
+	rc->tls_up = true;
+	smtp_client_tls_done(&rc->cli);
+	relay_conn_pump(rc);
+}
+
+static void relay_connected_cb(void *arg)
+{
+	struct relay_conn *rc = arg;
+	io_conn_set_timeout(rc->io, SMTP_CLIENT_TIMEOUT_GREETING, 300);
+}
+
+static const struct io_conn_handlers relay_conn_handlers = {
+	.readable = relay_readable_cb,
+	.drained = relay_drained_cb,
+	.closed = relay_closed_cb,
+	.tls_ready = relay_tls_ready_cb,
+	.connected = relay_connected_cb,
+};
+
+/* ---- walking exchangers and addresses ---- */
+
+static void relay_use_conn(struct relay_attempt *a, struct relay_conn *rc)
+{
+	rc->att = a;
+	a->txn_started = false;
+	relay_conn_pump(rc);
+}
+
+static void relay_next_addr(struct relay_attempt *a)
+{
+	struct relay *r = a->r;
+	if (a->ai >= a->naddrs) {
+		a->hi++;
+		relay_next_host(a);
+		return;
+	}
+	struct sockaddr_storage *ss = &a->addrs[a->ai++];
+	char addr[64];
+	io_addr_text((struct sockaddr *)ss, addr, sizeof addr);
+	char key[80];
+	snprintf(key, sizeof key, "%s %d %d", addr, a->port, a->no_tls ? 0 : 1);
+	for (struct relay_conn **pp = &r->idle; *pp; pp = &(*pp)->next) {
+		struct relay_conn *rc = *pp;
+		if (strcmp(rc->key, key) == 0 && smtp_client_is_ready(&rc->cli)) {
+			*pp = rc->next;
+			rc->idle = false;
+			io_timer_stop(rc->idle_timer);
+			relay_use_conn(a, rc);
+			return;
+		}
+	}
+	if (r->nconns >= RELAY_MAX_CONNS) {
+		snprintf(a->last_error, sizeof a->last_error, "too many outbound connections");
+		relay_fail_rest(a, false, "4.4.5", a->last_error);
+		relay_finish(a);
+		return;
+	}
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)a->port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)a->port);
+	struct relay_conn *rc = calloc(1, sizeof *rc);
+	if (rc == NULL) {
+		relay_next_addr(a);
+		return;
+	}
+	rc->r = r;
+	snprintf(rc->key, sizeof rc->key, "%s", key);
+	snprintf(rc->host, sizeof rc->host, "%s", a->hosts[a->hi]);
+	rc->idle_timer = io_timer_new(r->srv->loop, relay_idle_timer_cb, rc);
+	struct smtp_client_config cfg = {
+		.helo = r->srv->conf->hostname,
+		.starttls = a->no_tls ? SMTP_CLIENT_TLS_NONE : SMTP_CLIENT_TLS_OPPORTUNISTIC,
+	};
+	smtp_client_init(&rc->cli, &cfg, &relay_client_ops, rc);
+	socklen_t sl = ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	rc->io = io_conn_connect(r->srv->loop, (struct sockaddr *)ss, sl, RELAY_CONNECT_S, &relay_conn_handlers, rc);
+	if (rc->io == NULL) {
+		snprintf(a->last_error, sizeof a->last_error, "%s[%s]: cannot connect", rc->host, addr);
+		io_timer_free(rc->idle_timer);
+		smtp_client_free(&rc->cli);
+		free(rc);
+		relay_next_addr(a);
+		return;
+	}
+	r->nconns++;
+	rc->att = a;
+	a->txn_started = false;
+}
+
+static void relay_addr_cb(void *arg, enum io_dns_status st, const struct sockaddr_storage *addrs, size_t n)
+{
+	struct relay_attempt *a = arg;
+	if (st != IO_DNS_OK || n == 0) {
+		snprintf(a->last_error, sizeof a->last_error, "%s: no address (%s)", a->hosts[a->hi],
+		         st == IO_DNS_TEMPFAIL ? "DNS lookup failed" : "no A or AAAA record");
+		a->hi++;
+		relay_next_host(a);
+		return;
+	}
+	memcpy(a->addrs, addrs, n * sizeof addrs[0]);
+	a->naddrs = n;
+	a->ai = 0;
+	relay_next_addr(a);
+}
+
+static void relay_next_host(struct relay_attempt *a)
+{
+	if (a->hi >= a->nhosts) {
+		/* Every exchanger failed before answering the transaction. */
+		relay_fail_rest(a, a->last_permanent, a->last_permanent ? "5.4.4" : "4.4.1",
+		                a->last_error[0] ? a->last_error : "no exchanger reachable");
+		relay_finish(a);
+		return;
+	}
+	io_dns_addr(a->r->dns, a->hosts[a->hi], relay_addr_cb, a);
+}
+
+static void relay_mx_cb(void *arg, enum io_dns_status st, const struct io_dns_mx *mx, size_t n)
+{
+	struct relay_attempt *a = arg;
+	const char *domain = a->req->domain;
+	switch (st) {
+	case IO_DNS_OK:
+		if (n == 1 && mx[0].host[0] == '\0') {
+			/* RFC 7505 3: a null MX means no mail, for good. */
+			relay_fail_rest(a, true, "5.1.10", "Domain does not accept mail (null MX, RFC 7505)");
+			relay_finish(a);
+			return;
+		}
+		for (size_t i = 0; i < n && a->nhosts < IO_DNS_MAX_MX; i++)
+			if (mx[i].host[0])
+				snprintf(a->hosts[a->nhosts++], sizeof a->hosts[0], "%s", mx[i].host);
+		break;
+	case IO_DNS_NODATA:
+		/* RFC 5321 5.1: no MX, the domain itself is the implicit MX. */
+		snprintf(a->hosts[a->nhosts++], sizeof a->hosts[0], "%s", domain);
+		break;
+	case IO_DNS_NXDOMAIN:
+		relay_fail_rest(a, true, "5.1.2", "Domain not found (NXDOMAIN)");
+		relay_finish(a);
+		return;
+	default:
+		relay_fail_rest(a, false, "4.4.3", "DNS lookup of the MX records failed, will retry");
+		relay_finish(a);
+		return;
+	}
+	a->hi = 0;
+	relay_next_host(a);
+}
+
+void relay_send(struct relay *r, struct relay_req *req)
+{
+	struct relay_attempt *a = calloc(1, sizeof *a);
+	if (a == NULL || r == NULL) {
+		free(a);
+		for (size_t i = 0; i < req->nrcpts; i++)
+			snprintf(req->rcpts[i].text, sizeof req->rcpts[i].text, "local error: relay unavailable");
+		req->done(req->arg, req);
+		return;
+	}
+	a->r = r;
+	a->req = req;
+	a->fd = queue_open_content(r->srv->conf->data_dir, req->env);
+	a->left = req->env->content_len;
+	a->crcpts = calloc(req->nrcpts, sizeof *a->crcpts);
+	if (a->fd < 0 || a->crcpts == NULL) {
+		relay_fail_rest(a, false, "4.3.0", "cannot read the queued message");
+		relay_finish(a);
+		return;
+	}
+	for (size_t i = 0; i < req->nrcpts; i++)
+		a->crcpts[i].addr = req->rcpts[i].addr;
+	a->txn.from = req->env->sender;
+	a->txn.rcpts = a->crcpts;
+	a->txn.nrcpts = req->nrcpts;
+	a->txn.eightbit = req->env->eightbit;
+	a->txn.utf8_headers = req->env->smtputf8;
+	a->port = r->srv->conf->smtp_port;
+	if (r->srv->conf->relay_host) {
+		const char *name = r->srv->conf->relay_name;
+		snprintf(a->hosts[0], sizeof a->hosts[0], "%s", name ? name : r->srv->conf->relay_host);
+		a->nhosts = 1;
+		a->port = r->srv->conf->relay_port ? r->srv->conf->relay_port : a->port;
+		relay_next_host(a);
+		return;
+	}
+	io_dns_mx(r->dns, req->domain, relay_mx_cb, a);
+}
+
+void relay_close_idle(struct relay *r)
+{
+	if (r == NULL)
+		return;
+	while (r->idle) {
+		struct relay_conn *rc = r->idle;
+		r->idle = rc->next;
+		rc->idle = false;
+		smtp_client_quit(&rc->cli);
+		relay_conn_pump(rc);
+	}
+}
