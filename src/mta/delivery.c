@@ -163,8 +163,10 @@ void delivery_attempt(const struct conf *conf, const char *id, struct delivery_r
 	}
 	time_t now = time(NULL);
 	struct delivery_failures *f = calloc(1, sizeof *f);
+	size_t *sent = calloc(env->nrcpts ? env->nrcpts : 1, sizeof *sent);
+	size_t nsent = 0;
 	bool marked = false;
-	for (size_t i = 0; f && i < env->nrcpts; i++) {
+	for (size_t i = 0; f && sent && i < env->nrcpts; i++) {
 		struct queue_rcpt *r = &env->rcpts[i];
 		if (r->state != QUEUE_RCPT_PENDING)
 			continue;
@@ -177,16 +179,37 @@ void delivery_attempt(const struct conf *conf, const char *id, struct delivery_r
 			continue;
 		}
 		char path[4096];
-		marked = true;
 		if (delivery_local(conf, env, i, r->addr, path, sizeof path) == 0) {
-			queue_mark(conf->data_dir, id, i, QUEUE_RCPT_DONE, 0, r->attempts + 1, NULL, false);
+			sent[nsent++] = i;
 			log_msg("%s to=<%s> status=sent mailbox=%s delay=%lds", id, r->addr, path, (long)(now - env->arrival));
 			continue;
 		}
 		char err[256];
 		snprintf(err, sizeof err, "mailbox write failed: %s", strerror(errno));
+		marked = true;
 		delivery_defer(conf, env, i, err, NULL, now, res, f);
 	}
+	/* When nothing stays pending the removal of the message is the only
+	 * record needed (a crash before it redelivers under the same Maildir
+	 * names, which maildir_deliver_keyed skips): no state log is written,
+	 * which saves creating and flushing it for every message. */
+	if (nsent && (marked || res->nremote || (f && f->n))) {
+		for (size_t k = 0; k < nsent; k++)
+			queue_mark(conf->data_dir, id, sent[k], QUEUE_RCPT_DONE, 0, env->rcpts[sent[k]].attempts + 1, NULL,
+			           false);
+		marked = true;
+	}
+	if (sent && f && !marked && !res->nremote) {
+		free(sent);
+		free(f);
+		if (queue_remove_lazy(conf->data_dir, id) == 0)
+			log_msg("%s removed", id);
+		res->finished = true;
+		queue_env_free(env);
+		free(env);
+		return;
+	}
+	free(sent);
 	if (res->nremote) {
 		/* The relay goes on from the loop; bounces wait for its results. */
 		if (marked)

@@ -174,7 +174,7 @@ int queue_sync_msgdir(const char *data_dir)
 	return fsutil_fsync_dir(path);
 }
 
-int queue_remove(const char *data_dir, const char *id)
+static int queue_remove_files(const char *data_dir, const char *id, bool sync)
 {
 	char path[PATH_MAX];
 	if (!queue_id_is_valid(id)) {
@@ -193,13 +193,23 @@ int queue_remove(const char *data_dir, const char *id)
 		return -1;
 	if (unlink(path) < 0 && errno != ENOENT)
 		return -1;
-	if (queue_sync_msgdir(data_dir) < 0)
+	if (sync && queue_sync_msgdir(data_dir) < 0)
 		return -1;
 	if (missing) {
 		errno = ENOENT;
 		return -1;
 	}
 	return 0;
+}
+
+int queue_remove(const char *data_dir, const char *id)
+{
+	return queue_remove_files(data_dir, id, true);
+}
+
+int queue_remove_lazy(const char *data_dir, const char *id)
+{
+	return queue_remove_files(data_dir, id, false);
 }
 
 /* ---------------------------------------------------------- name lists */

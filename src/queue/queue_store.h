@@ -93,6 +93,10 @@ int queue_open_content(const char *data_dir, const struct queue_env *env);
  * returning (for done/failed). For a deferral, next_try/attempts/text. */
 int queue_mark(const char *data_dir, const char *id, size_t idx, enum queue_rcpt_state st,
                time_t next_try, unsigned attempts, const char *text, bool sync);
+/* queue_remove without flushing msg/: for messages whose every delivery
+ * is idempotent (keyed Maildir files), where a removal lost to a power
+ * failure only causes a redelivery attempt that finds the files there. */
+int queue_remove_lazy(const char *data_dir, const char *id);
 /* fdatasync msg/ID.st: make the records appended without sync durable. */
 int queue_sync(const char *data_dir, const char *id);
 /* Every recipient finished: remove msg/ID, then msg/ID.st, then flush
