@@ -22,6 +22,7 @@
 #include "base/log.h"
 #include "cmd/cmd.h"
 #include "conf/conf.h"
+#include "io/dns.h"
 #include "io/io.h"
 #include "io/tls.h"
 #include "mta/relay.h"
@@ -165,6 +166,10 @@ int cmd_serve(int argc, char **argv)
 	srv->commit_pool = io_workers_new(srv->loop, 8);
 	srv->delivery_pool = io_workers_new(srv->loop, 4);
 	srv->sched = scheduler_new(srv);
+	char dnserr[256];
+	srv->dns = io_dns_new(srv->loop, c->dns, dnserr, sizeof dnserr);
+	if (srv->dns == NULL)
+		log_msg("%s", dnserr);
 	srv->relay = relay_new(srv);
 	if (srv->relay == NULL)
 		log_msg("relay: outbound delivery unavailable; remote mail stays queued");

@@ -283,3 +283,39 @@ void io_dns_addr(struct io_dns *d, const char *host, io_dns_addr_cb cb, void *ar
 	ares_getaddrinfo(d->ch, host, NULL, &h, dns_addr_done, r);
 	dns_update_timer(d);
 }
+
+struct dns_ptr_req {
+	io_dns_ptr_cb cb;
+	void *arg;
+};
+
+static void dns_ptr_done(void *arg, int status, int timeouts, struct hostent *h)
+{
+	(void)timeouts;
+	struct dns_ptr_req *r = arg;
+	enum io_dns_status st = dns_status(status);
+	r->cb(r->arg, st, st == IO_DNS_OK && h && h->h_name ? h->h_name : "");
+	free(r);
+}
+
+void io_dns_ptr(struct io_dns *d, const struct sockaddr *sa, io_dns_ptr_cb cb, void *arg)
+{
+	struct dns_ptr_req *r = malloc(sizeof *r);
+	if (r == NULL) {
+		cb(arg, IO_DNS_TEMPFAIL, "");
+		return;
+	}
+	r->cb = cb;
+	r->arg = arg;
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			ares_gethostbyaddr(d->ch, &s6->sin6_addr.s6_addr[12], 4, AF_INET, dns_ptr_done, r);
+		else
+			ares_gethostbyaddr(d->ch, &s6->sin6_addr, sizeof s6->sin6_addr, AF_INET6, dns_ptr_done, r);
+	} else {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+		ares_gethostbyaddr(d->ch, &s4->sin_addr, sizeof s4->sin_addr, AF_INET, dns_ptr_done, r);
+	}
+	dns_update_timer(d);
+}

@@ -38,4 +38,8 @@ void io_dns_mx(struct io_dns *d, const char *domain, io_dns_mx_cb cb, void *arg)
 typedef void (*io_dns_addr_cb)(void *arg, enum io_dns_status st, const struct sockaddr_storage *a, size_t n);
 void io_dns_addr(struct io_dns *d, const char *host, io_dns_addr_cb cb, void *arg);
 
+/* The PTR name of an address (RFC 1035 3.5), "" when there is none. */
+typedef void (*io_dns_ptr_cb)(void *arg, enum io_dns_status st, const char *name);
+void io_dns_ptr(struct io_dns *d, const struct sockaddr *sa, io_dns_ptr_cb cb, void *arg);
+
 #endif

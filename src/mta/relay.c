@@ -86,10 +86,8 @@ struct relay *relay_new(struct server *srv)
 	if (r == NULL)
 		return NULL;
 	r->srv = srv;
-	char err[256];
-	r->dns = io_dns_new(srv->loop, srv->conf->dns, err, sizeof err);
+	r->dns = srv->dns;
 	if (r->dns == NULL) {
-		log_msg("relay: %s", err);
 		free(r);
 		return NULL;
 	}
@@ -101,7 +99,6 @@ void relay_free(struct relay *r)
 {
 	if (r == NULL)
 		return;
-	io_dns_free(r->dns);
 	io_tls_free(r->tls);
 	free(r);
 }

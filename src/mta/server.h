@@ -18,6 +18,7 @@
 
 struct scheduler;
 struct relay;
+struct io_dns;
 
 struct server_addr_count {
 	char addr[64];
@@ -33,6 +34,7 @@ struct server {
 	struct io_tls *tls;                /* NULL when no TLS could be set up */
 	struct scheduler *sched;
 	struct relay *relay;               /* outbound SMTP */
+	struct io_dns *dns;                /* c-ares channel (relay, reverse names) */
 	unsigned nsessions;
 	struct server_addr_count *per_addr[SERVER_ADDR_BUCKETS];
 	bool stopping;

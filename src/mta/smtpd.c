@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "io/dns.h"
 #include "io/io.h"
 #include "io/tls.h"
 #include "mta/auth.h"
@@ -34,6 +35,11 @@
 #define SMTPD_CMD_TIMEOUT 300  /* RFC 5321 4.5.3.2.7: server timeout 5 minutes */
 #define SMTPD_WRITE_TIMEOUT 300
 
+/* A reverse lookup may outlive its session: the session cuts the link. */
+struct smtpd_ptr {
+	struct smtpd_session *ss;
+};
+
 struct smtpd_session {
 	struct smtpd_listener *lst;
 	struct server *srv;
@@ -42,6 +48,8 @@ struct smtpd_session {
 	char addr[64];
 	bool loopback;
 	char sid[16];                 /* session id for the log */
+	char rdns[256];               /* the client's reverse name, "" unknown */
+	struct smtpd_ptr *ptr;        /* lookup in flight */
 	/* transaction */
 	struct recipient_list rcpts;  /* final addresses */
 	struct recipient_list orcpts; /* as given, index-aligned with rcpts */
@@ -72,6 +80,8 @@ unsigned smtpd_active(void)
 
 static void smtpd_free(struct smtpd_session *ss)
 {
+	if (ss->ptr)
+		ss->ptr->ss = NULL;
 	if (ss->w)
 		queue_writer_abort(ss->w);
 	ss->w = NULL;
@@ -319,7 +329,7 @@ static enum smtp_reply_id smtpd_op_data_begin(void *ctx)
 	buf_init(&rh, 4096);
 	struct mail_received r = {
 		.helo = ss->eng.helo,
-		.rdns = NULL,
+		.rdns = ss->rdns[0] ? ss->rdns : NULL,
 		.addr = ss->addr,
 		.by = ss->srv->conf->hostname,
 		.with = smtpd_with(ss),
@@ -453,6 +463,17 @@ static const struct smtp_server_ops smtpd_ops = {
 	.refused = smtpd_op_refused,
 };
 
+static void smtpd_ptr_cb(void *arg, enum io_dns_status st, const char *name)
+{
+	struct smtpd_ptr *p = arg;
+	if (p->ss) {
+		p->ss->ptr = NULL;
+		if (st == IO_DNS_OK)
+			snprintf(p->ss->rdns, sizeof p->ss->rdns, "%s", name);
+	}
+	free(p);
+}
+
 /* Refuse a connection before any session exists: one line, then close. */
 static void smtpd_refuse_fd(int fd, struct server *srv, enum smtp_reply_id id)
 {
@@ -521,6 +542,14 @@ void smtpd_accept(void *arg, int fd, const struct sockaddr *sa, socklen_t salen)
 	}
 	io_conn_set_timeout(ss->conn, SMTPD_CMD_TIMEOUT, SMTPD_WRITE_TIMEOUT);
 	log_msg("%s connect from [%s] role=%s", ss->sid, addr, conf_role_name(lst->role));
+	/* The reverse name is for the Received field only: whatever has
+	 * arrived by DATA is used, nothing waits for it. */
+	if (loopback) {
+		snprintf(ss->rdns, sizeof ss->rdns, "localhost");
+	} else if (srv->dns && (ss->ptr = calloc(1, sizeof *ss->ptr)) != NULL) {
+		ss->ptr->ss = ss;
+		io_dns_ptr(srv->dns, sa, smtpd_ptr_cb, ss->ptr);
+	}
 	if (early > 0) {
 		log_msg("%s refused client=[%s] reason=\"input before greeting\"", ss->sid, addr);
 		smtp_server_reply(&ss->eng, SMTP_R_EARLY_TALKER, NULL);
