@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,11 +50,24 @@ static void bounce_read_headers(const struct conf *conf, const struct queue_env 
 int bounce_queue(const struct conf *conf, const struct queue_env *env, const struct dsn_rcpt *rcpts, size_t n,
                  char id_out[QUEUE_ID_MAX])
 {
-	if (env->sender == NULL || env->sender[0] == '\0') {
+	/* Never bounce a bounce (RFC 5321 6.1, RFC 3464 2): a report that
+	 * cannot be delivered goes to the postmaster once; one for the
+	 * postmaster that fails is dropped. */
+	char pm[320];
+	const char *to = env->sender;
+	if (to == NULL || to[0] == '\0') {
+		bool to_postmaster = false;
 		for (size_t i = 0; i < n; i++)
-			log_msg("%s to=<%s> status=bounced reason=\"%s\" dsn=none (null sender)", env->id, rcpts[i].addr,
-			        rcpts[i].diagnostic);
-		return 1;
+			if (strncasecmp(rcpts[i].addr, "postmaster@", 11) == 0)
+				to_postmaster = true;
+		if (to_postmaster || conf->ndomains == 0) {
+			for (size_t i = 0; i < n; i++)
+				log_msg("%s to=<%s> status=bounced reason=\"%s\" dsn=none (null sender, dropped)", env->id,
+				        rcpts[i].addr, rcpts[i].diagnostic);
+			return 1;
+		}
+		snprintf(pm, sizeof pm, "postmaster@%s", conf->domains[0]);
+		to = pm;
 	}
 	struct queue_env b;
 	memset(&b, 0, sizeof b);
@@ -62,7 +76,7 @@ int bounce_queue(const struct conf *conf, const struct queue_env *env, const str
 	b.sender = (char *)"";
 	b.helo = conf->hostname;
 	b.client = (char *)"local";
-	struct queue_rcpt r = {.addr = env->sender, .orcpt = env->sender};
+	struct queue_rcpt r = {.addr = (char *)to, .orcpt = (char *)to};
 	b.rcpts = &r;
 	b.nrcpts = 1;
 	struct buf hdr, msg;
@@ -73,7 +87,7 @@ int bounce_queue(const struct conf *conf, const struct queue_env *env, const str
 		.reporting_mta = conf->hostname,
 		.queue_id = env->id,
 		.bounce_id = b.id,
-		.to = env->sender,
+		.to = to,
 		.arrival = env->arrival,
 		.now = b.arrival,
 		.rcpts = rcpts,
