@@ -25,6 +25,9 @@
 #include "io/dns.h"
 #include "io/io.h"
 #include "io/tls.h"
+#include "mta/control.h"
+#include "mta/pickup.h"
+#include "mta/pop3d.h"
 #include "mta/relay.h"
 #include "mta/scheduler.h"
 #include "mta/server.h"
@@ -38,6 +41,8 @@ struct serve_state {
 	struct server srv;
 	struct smtpd_listener lst[SERVE_MAX_LISTENERS];
 	size_t nlst;
+	struct pop3d_listener plst[SERVE_MAX_LISTENERS];
+	size_t nplst;
 	const char *conf_path;
 	struct io_timer *stop_timer;
 	unsigned stop_ticks;
@@ -56,15 +61,17 @@ static void serve_stop_tick(void *arg)
 {
 	struct serve_state *st = arg;
 	st->stop_ticks++;
-	bool idle = smtpd_active() == 0 && scheduler_busy(st->srv.sched) == 0;
+	bool idle = smtpd_active() == 0 && pop3d_active() == 0 && scheduler_busy(st->srv.sched) == 0;
 	if (idle || st->stop_ticks * 50 >= SERVE_STOP_GRACE_MS) {
 		if (!idle)
 			log_msg("stop: giving up on work in flight; queued mail stays queued");
 		io_loop_exit(st->srv.loop);
 		return;
 	}
-	if (st->stop_ticks % 20 == 0)
+	if (st->stop_ticks % 20 == 0) {
 		smtpd_shutdown(&st->srv); /* sessions that finished committing meanwhile */
+		pop3d_shutdown(&st->srv);
+	}
 	io_timer_start(st->stop_timer, 50);
 }
 
@@ -79,9 +86,14 @@ static void serve_stop_cb(void *arg)
 		io_listener_free(st->lst[i].li);
 		st->lst[i].li = NULL;
 	}
+	for (size_t i = 0; i < st->nplst; i++) {
+		io_listener_free(st->plst[i].li);
+		st->plst[i].li = NULL;
+	}
 	scheduler_stop(st->srv.sched);
 	relay_close_idle(st->srv.relay);
 	smtpd_shutdown(&st->srv);
+	pop3d_shutdown(&st->srv);
 	st->stop_timer = io_timer_new(st->srv.loop, serve_stop_tick, st);
 	io_timer_start(st->stop_timer, 0);
 }
@@ -180,22 +192,28 @@ int cmd_serve(int argc, char **argv)
 		return c->tls_cert ? EX_CONFIG : EX_SOFTWARE;
 	}
 
-	for (size_t i = 0; i < c->nlistens && st->nlst < SERVE_MAX_LISTENERS; i++) {
+	for (size_t i = 0; i < c->nlistens && st->nlst < SERVE_MAX_LISTENERS && st->nplst < SERVE_MAX_LISTENERS; i++) {
 		const struct conf_listen *l = &c->listens[i];
+		struct io_listener *li;
 		if (l->role == ROLE_POP3 || l->role == ROLE_POP3S) {
-			log_msg("listen %s:%d role=%s not available in this build, skipped", l->addr, l->port,
-			        conf_role_name(l->role));
-			continue;
+			struct pop3d_listener *pl = &st->plst[st->nplst];
+			pl->srv = srv;
+			pl->role = l->role;
+			li = pl->li = io_listen(srv->loop, l->addr, l->port, pop3d_accept, pl, err, sizeof err);
+			if (li)
+				st->nplst++;
+		} else {
+			struct smtpd_listener *sl = &st->lst[st->nlst];
+			sl->srv = srv;
+			sl->role = l->role;
+			li = sl->li = io_listen(srv->loop, l->addr, l->port, smtpd_accept, sl, err, sizeof err);
+			if (li)
+				st->nlst++;
 		}
-		struct smtpd_listener *sl = &st->lst[st->nlst];
-		sl->srv = srv;
-		sl->role = l->role;
-		sl->li = io_listen(srv->loop, l->addr, l->port, smtpd_accept, sl, err, sizeof err);
-		if (sl->li == NULL) {
+		if (li == NULL) {
 			log_msg("%s", err);
 			return EX_OSERR;
 		}
-		st->nlst++;
 		const char *fmt = strchr(l->addr, ':') ? "listening on [%s]:%d (%s)" : "listening on %s:%d (%s)";
 		log_msg(fmt, l->addr, l->port, conf_role_name(l->role));
 	}
@@ -204,6 +222,11 @@ int cmd_serve(int argc, char **argv)
 		log_msg("%s: queue recovery failed: %s", c->data_dir, strerror(errno));
 		return EX_SOFTWARE;
 	}
+	/* The control socket also refuses a second server on this data-dir. */
+	if (control_start(srv) < 0)
+		return EX_TEMPFAIL;
+	if (pickup_start(srv) < 0)
+		return EX_CANTCREAT;
 	io_loop_signal(srv->loop, SIGTERM, serve_stop_cb, st);
 	io_loop_signal(srv->loop, SIGINT, serve_stop_cb, st);
 	io_loop_signal(srv->loop, SIGHUP, serve_reload_cb, st);
@@ -226,6 +249,7 @@ int cmd_serve(int argc, char **argv)
 			}
 	}
 	io_loop_run(srv->loop);
+	control_stop(srv);
 	io_workers_free(srv->commit_pool);
 	io_workers_free(srv->delivery_pool);
 	log_msg("stopped");
