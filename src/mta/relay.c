@@ -33,6 +33,7 @@
 #define RELAY_IDLE_S 10            /* keep an idle connection this long */
 #define RELAY_CONNECT_S 30         /* connect timeout */
 #define RELAY_MAX_CONNS 256        /* outbound connections in total */
+#define RELAY_MAX_PER_DEST 20      /* to one address and port (Postfix's default concurrency) */
 #define RELAY_CHUNK (256 * 1024)   /* content read and pushed at a time */
 
 struct relay_attempt;
@@ -46,6 +47,7 @@ struct relay_conn {
 	struct relay_attempt *att;     /* the user, NULL while idle */
 	struct io_timer *idle_timer;
 	bool idle, closing;
+	struct relay_conn *bnext;      /* the busy list (every open connection) */
 	bool tls_started, tls_up;      /* to tell a failed handshake from other failures */
 	struct relay_conn *next;       /* idle list */
 };
@@ -55,6 +57,8 @@ struct relay {
 	struct io_dns *dns;
 	struct io_tls *tls;
 	struct relay_conn *idle;
+	struct relay_conn *busy;       /* connections in use, for per-destination counts */
+	struct relay_attempt *waiters; /* attempts waiting for a connection slot */
 	unsigned nconns;
 };
 
@@ -74,10 +78,13 @@ struct relay_attempt {
 	uint64_t left;
 	char last_error[512];
 	bool last_permanent;
+	char wait_key[80];             /* waiting for a slot to this destination */
+	struct relay_attempt *wnext;
 };
 
 static void relay_next_addr(struct relay_attempt *a);
 static void relay_next_host(struct relay_attempt *a);
+static void relay_use_conn(struct relay_attempt *a, struct relay_conn *rc);
 static void relay_conn_pump(struct relay_conn *rc);
 
 struct relay *relay_new(struct server *srv)
@@ -130,9 +137,18 @@ static void relay_finish(struct relay_attempt *a)
 
 /* ---- connections ---- */
 
+static void relay_wake(struct relay *r, const char *key);
+
 static void relay_conn_free(struct relay_conn *rc)
 {
 	struct relay *r = rc->r;
+	for (struct relay_conn **bp = &r->busy; *bp; bp = &(*bp)->bnext)
+		if (*bp == rc) {
+			*bp = rc->bnext;
+			break;
+		}
+	char key[80];
+	snprintf(key, sizeof key, "%s", rc->key);
 	if (rc->idle) {
 		struct relay_conn **pp = &r->idle;
 		while (*pp && *pp != rc)
@@ -145,6 +161,7 @@ static void relay_conn_free(struct relay_conn *rc)
 	smtp_client_free(&rc->cli);
 	r->nconns--;
 	free(rc);
+	relay_wake(r, key);
 }
 
 static void relay_idle_timer_cb(void *arg)
@@ -161,6 +178,15 @@ static void relay_conn_release(struct relay_conn *rc)
 {
 	rc->att = NULL;
 	if (smtp_client_is_ready(&rc->cli) && !rc->closing) {
+		for (struct relay_attempt **wp = &rc->r->waiters; *wp; wp = &(*wp)->wnext) {
+			struct relay_attempt *w = *wp;
+			if (strcmp(w->wait_key, rc->key) == 0) {
+				*wp = w->wnext;
+				w->wait_key[0] = '\0';
+				relay_use_conn(w, rc);
+				return;
+			}
+		}
 		rc->idle = true;
 		rc->next = rc->r->idle;
 		rc->r->idle = rc;
@@ -387,6 +413,17 @@ static void relay_next_addr(struct relay_attempt *a)
 			return;
 		}
 	}
+	unsigned same = 0;
+	for (struct relay_conn *b = r->busy; b; b = b->bnext)
+		same += strcmp(b->key, key) == 0;
+	if (same >= RELAY_MAX_PER_DEST) {
+		/* Wait for one of them: released or closed, it wakes us. */
+		a->ai--;
+		snprintf(a->wait_key, sizeof a->wait_key, "%s", key);
+		a->wnext = r->waiters;
+		r->waiters = a;
+		return;
+	}
 	if (r->nconns >= RELAY_MAX_CONNS) {
 		snprintf(a->last_error, sizeof a->last_error, "too many outbound connections");
 		relay_fail_rest(a, false, "4.4.5", a->last_error);
@@ -422,8 +459,24 @@ static void relay_next_addr(struct relay_attempt *a)
 		return;
 	}
 	r->nconns++;
+	rc->bnext = r->busy;
+	r->busy = rc;
 	rc->att = a;
 	a->txn_started = false;
+}
+
+/* A connection to `key` closed: the first attempt waiting for it retries. */
+static void relay_wake(struct relay *r, const char *key)
+{
+	for (struct relay_attempt **wp = &r->waiters; *wp; wp = &(*wp)->wnext) {
+		struct relay_attempt *w = *wp;
+		if (strcmp(w->wait_key, key) == 0) {
+			*wp = w->wnext;
+			w->wait_key[0] = '\0';
+			relay_next_addr(w);
+			return;
+		}
+	}
 }
 
 static void relay_addr_cb(void *arg, enum io_dns_status st, const struct sockaddr_storage *addrs, size_t n)
