@@ -38,7 +38,8 @@
 #include "proto/smtp_addr.h"
 #include "queue/queue_store.h"
 
-#define QUEUE_CMD_TIMEOUT_S  120            /* a delete waits for an attempt in flight */
+#define QUEUE_CMD_WAIT_S     120            /* a delete waits for an attempt in flight */
+#define QUEUE_CMD_ASK_S      10             /* list, flush: the server answers at once */
 #define QUEUE_CMD_REPLY_MAX  (1024 * 1024)
 #define QUEUE_CMD_HEADER_MAX (1024 * 1024)  /* show prints at most this much header */
 
@@ -62,8 +63,8 @@ static int queue_cmd_usage(void)
  * before the final "ok" go to lines (may be NULL), the text of an
  * "error TEXT" to err. DOWN when nobody listens (errno kept).
  */
-static enum queue_cmd_ctl queue_cmd_control(const struct conf *c, const char *cmd, struct buf *lines, char *err,
-                                            size_t errlen)
+static enum queue_cmd_ctl queue_cmd_control(const struct conf *c, const char *cmd, unsigned timeout_s,
+                                            struct buf *lines, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	int n = snprintf(path, sizeof path, "%s/%s", c->data_dir, CONTROL_SOCKET);
@@ -71,7 +72,7 @@ static enum queue_cmd_ctl queue_cmd_control(const struct conf *c, const char *cm
 		errno = ENAMETOOLONG;
 		return QUEUE_CMD_CTL_FAIL;
 	}
-	int fd = io_unix_connect(path, QUEUE_CMD_TIMEOUT_S);
+	int fd = io_unix_connect(path, timeout_s);
 	if (fd < 0)
 		return (errno == ENOENT || errno == ECONNREFUSED) ? QUEUE_CMD_CTL_DOWN : QUEUE_CMD_CTL_FAIL;
 	enum queue_cmd_ctl rc = QUEUE_CMD_CTL_FAIL;
@@ -120,7 +121,7 @@ static void queue_cmd_busy_load(const struct conf *c, struct queue_cmd_busy *b)
 	struct buf lines;
 	char err[256];
 	buf_init(&lines, QUEUE_CMD_REPLY_MAX);
-	if (queue_cmd_control(c, "list", &lines, err, sizeof err) == QUEUE_CMD_CTL_OK && lines.data) {
+	if (queue_cmd_control(c, "list", QUEUE_CMD_ASK_S, &lines, err, sizeof err) == QUEUE_CMD_CTL_OK && lines.data) {
 		for (char *s = lines.data, *nl; (nl = strchr(s, '\n')) != NULL; s = nl + 1) {
 			*nl = '\0';
 			if (strncmp(s, "delivering ", 11) != 0 || !queue_id_is_valid(s + 11))
@@ -425,7 +426,7 @@ static int queue_cmd_delete(const struct conf *c, const char *id)
 {
 	char err[256], cmd[QUEUE_ID_MAX + 8];
 	snprintf(cmd, sizeof cmd, "delete %s", id);
-	enum queue_cmd_ctl r = queue_cmd_control(c, cmd, NULL, err, sizeof err);
+	enum queue_cmd_ctl r = queue_cmd_control(c, cmd, QUEUE_CMD_WAIT_S, NULL, err, sizeof err);
 	if (r != QUEUE_CMD_CTL_DOWN)
 		return queue_cmd_ctl_status(r, err);
 	/* No server: nothing can be delivering it. */
@@ -512,7 +513,7 @@ int cmd_queue(int argc, char **argv)
 		st = queue_cmd_delete(&c, arg);
 	} else {
 		char err[256];
-		st = queue_cmd_ctl_status(queue_cmd_control(&c, "flush", NULL, err, sizeof err), err);
+		st = queue_cmd_ctl_status(queue_cmd_control(&c, "flush", QUEUE_CMD_ASK_S, NULL, err, sizeof err), err);
 	}
 	conf_free(&c);
 	if (fflush(stdout) != 0 && st == EX_OK)

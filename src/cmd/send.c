@@ -12,6 +12,9 @@
  * (RFC 5322 2.1.1), a bare CR or a NUL is a data error (65), never sent
  * corrupted. Bare LF line endings are sent as CR LF.
  *
+ * Recipients are the --to options and the arguments, and with -t also the
+ * message's To, Cc and Bcc (as Postfix's sendmail -t adds them up).
+ *
  * Exit status: 0 delivered to the server for every recipient; 64 usage;
  * 65 data; 69 a 5xx refusal or a failed certificate verification; 75 a 4xx
  * or a connection that failed; 78 a file named on the command line that
@@ -41,6 +44,7 @@
 #include "io/client.h"
 #include "io/io.h"
 #include "proto/mail_addrlist.h"
+#include "proto/smtp_addr.h"
 #include "proto/smtp_client.h"
 #include "proto/smtp_content.h"
 
@@ -258,22 +262,55 @@ static int send_parse_args(int argc, char **argv, struct send_opts *o, struct se
 	while ((ch = getopt_long(argc, argv, "th", send_options, NULL)) != -1) {
 		struct send_collect col = {r, false};
 		switch (ch) {
-		case SEND_OPT_SERVER: server = optarg; break;
-		case SEND_OPT_FROM: o->from = optarg; o->from_given = true; break;
-		case SEND_OPT_TO: mail_addrlist_parse(optarg, strlen(optarg), send_collect_cb, &col); break;
-		case SEND_OPT_STARTTLS: o->starttls = true; break;
-		case SEND_OPT_TLS: o->tls = true; break;
-		case SEND_OPT_USER: o->user = optarg; break;
-		case SEND_OPT_PWFILE: o->password_file = optarg; break;
-		case SEND_OPT_CAFILE: o->cafile = optarg; break;
-		case SEND_OPT_INSECURE: o->insecure = true; break;
-		case SEND_OPT_EHLO: o->ehlo = optarg; break;
-		case SEND_OPT_NOPIPE: o->no_pipelining = true; break;
-		case SEND_OPT_NOCHUNK: o->no_chunking = true; break;
-		case SEND_OPT_TRACE: o->trace = true; break;
-		case 't': o->read_headers = true; break;
-		case 'h': send_usage(); return -1;
-		default: send_usage(); return EX_USAGE;
+		case SEND_OPT_SERVER:
+			server = optarg;
+			break;
+		case SEND_OPT_FROM:
+			o->from = optarg;
+			o->from_given = true;
+			break;
+		case SEND_OPT_TO:
+			mail_addrlist_parse(optarg, strlen(optarg), send_collect_cb, &col);
+			break;
+		case SEND_OPT_STARTTLS:
+			o->starttls = true;
+			break;
+		case SEND_OPT_TLS:
+			o->tls = true;
+			break;
+		case SEND_OPT_USER:
+			o->user = optarg;
+			break;
+		case SEND_OPT_PWFILE:
+			o->password_file = optarg;
+			break;
+		case SEND_OPT_CAFILE:
+			o->cafile = optarg;
+			break;
+		case SEND_OPT_INSECURE:
+			o->insecure = true;
+			break;
+		case SEND_OPT_EHLO:
+			o->ehlo = optarg;
+			break;
+		case SEND_OPT_NOPIPE:
+			o->no_pipelining = true;
+			break;
+		case SEND_OPT_NOCHUNK:
+			o->no_chunking = true;
+			break;
+		case SEND_OPT_TRACE:
+			o->trace = true;
+			break;
+		case 't':
+			o->read_headers = true;
+			break;
+		case 'h':
+			send_usage();
+			return -1;
+		default:
+			send_usage();
+			return EX_USAGE;
 		}
 	}
 	for (int i = optind; i < argc; i++) {
@@ -337,7 +374,7 @@ static int send_read_message(struct buf *b)
  * --from was given; with -t, To, Cc and Bcc. Bcc is then removed from the
  * message. 0 or an exit code.
  */
-static int send_envelope(struct send_opts *o, struct buf *msg, struct send_rcpts *r, char *from, size_t fromlen)
+static int send_envelope(struct send_opts *o, struct buf *msg, struct send_rcpts *r, char *from)
 {
 	size_t hlen = mail_addrlist_header_len(msg->data ? msg->data : "", msg->len);
 	struct buf v;
@@ -374,7 +411,6 @@ static int send_envelope(struct send_opts *o, struct buf *msg, struct send_rcpts
 			return EX_USAGE;
 		}
 	}
-	(void)fromlen;
 	buf_free(&v);
 	if (msg->len)
 		msg->len = mail_addrlist_remove_field(msg->data, msg->len, "Bcc");
@@ -676,7 +712,7 @@ int cmd_send(int argc, char **argv)
 	if (rc == 0)
 		rc = send_read_message(&msg);
 	if (rc == 0)
-		rc = send_envelope(&o, &msg, &r, from, sizeof from);
+		rc = send_envelope(&o, &msg, &r, from);
 	if (rc == 0 && r.overflow) {
 		fprintf(stderr, "tern send: more than %d recipients\n", SMTP_CLIENT_MAX_RCPTS);
 		rc = EX_USAGE;

@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/fsutil.h"
@@ -26,6 +27,7 @@
 #include "io/io.h"
 #include "io/tls.h"
 #include "mta/control.h"
+#include "mta/delivery.h"
 #include "mta/pickup.h"
 #include "mta/pop3d.h"
 #include "mta/relay.h"
@@ -50,10 +52,20 @@ struct serve_state {
 
 static struct serve_state serve_st;
 
+/* A recovered message keeps its retry schedule: its earliest pending
+ * recipient's next_try from the state log. */
 static void serve_recovered_cb(void *arg, const char *id)
 {
 	struct server *srv = arg;
-	scheduler_add(srv->sched, id, 0);
+	struct queue_env env;
+	time_t next = 0;
+	if (queue_load(srv->conf->data_dir, id, &env) == 0) {
+		for (size_t i = 0; i < env.nrcpts; i++)
+			if (env.rcpts[i].state == QUEUE_RCPT_PENDING && (next == 0 || env.rcpts[i].next_try < next))
+				next = env.rcpts[i].next_try;
+		queue_env_free(&env);
+	}
+	scheduler_add(srv->sched, id, next);
 }
 
 /* Runs every 50 ms after SIGTERM until nothing is in flight. */
@@ -113,6 +125,15 @@ static void serve_reload_cb(void *arg)
 	struct conf *c = calloc(1, sizeof *c);
 	if (c == NULL || serve_load(st->conf_path, c) < 0) {
 		log_msg("reload: configuration not changed");
+		free(c);
+		return;
+	}
+	if (strcmp(c->data_dir, st->srv.conf->data_dir) != 0 ||
+	    (c->dns == NULL) != (st->srv.conf->dns == NULL) ||
+	    (c->dns && strcmp(c->dns, st->srv.conf->dns) != 0)) {
+		/* The queue and the DNS channel belong to the running process. */
+		log_msg("reload: data-dir and dns cannot change without a restart; configuration not changed");
+		conf_free(c);
 		free(c);
 		return;
 	}
@@ -192,7 +213,16 @@ int cmd_serve(int argc, char **argv)
 		return c->tls_cert ? EX_CONFIG : EX_SOFTWARE;
 	}
 
-	for (size_t i = 0; i < c->nlistens && st->nlst < SERVE_MAX_LISTENERS && st->nplst < SERVE_MAX_LISTENERS; i++) {
+	if (c->nlistens > SERVE_MAX_LISTENERS) {
+		log_msg("%s: at most %d listen lines are supported", st->conf_path ? st->conf_path : "configuration",
+		        SERVE_MAX_LISTENERS);
+		return EX_CONFIG;
+	}
+	/* Another server on this data-dir is refused before anything touches the queue. */
+	if (control_start(srv) < 0)
+		return EX_TEMPFAIL;
+	delivery_set_start(time(NULL));
+	for (size_t i = 0; i < c->nlistens; i++) {
 		const struct conf_listen *l = &c->listens[i];
 		struct io_listener *li;
 		if (l->role == ROLE_POP3 || l->role == ROLE_POP3S) {
@@ -222,9 +252,6 @@ int cmd_serve(int argc, char **argv)
 		log_msg("%s: queue recovery failed: %s", c->data_dir, strerror(errno));
 		return EX_SOFTWARE;
 	}
-	/* The control socket also refuses a second server on this data-dir. */
-	if (control_start(srv) < 0)
-		return EX_TEMPFAIL;
 	if (pickup_start(srv) < 0)
 		return EX_CANTCREAT;
 	io_loop_signal(srv->loop, SIGTERM, serve_stop_cb, st);

@@ -88,6 +88,8 @@ static void io_conn_setup(struct io_conn *c, struct bufferevent *bev)
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
+static void io_conn_raw_out_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg);
+
 struct io_conn *io_conn_new(struct io_loop *l, int fd, const struct io_conn_handlers *h, void *arg)
 {
 	struct io_conn *c = calloc(1, sizeof *c);
@@ -111,6 +113,8 @@ void io_conn_free(struct io_conn *c)
 {
 	if (c == NULL)
 		return;
+	if (c->raw)
+		evbuffer_remove_cb(bufferevent_get_output(c->raw), io_conn_raw_out_cb, c);
 	if (c->tls) {
 		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
 		if (ssl)
@@ -204,6 +208,17 @@ struct io_conn *io_conn_connect(struct io_loop *l, const struct sockaddr *sa, so
 	return c;
 }
 
+/* Under a TLS filter the records drain from the socket's own buffer,
+ * after the filter's write callback has run: report `drained` from here
+ * when both are empty, or a close waiting for it would never happen. */
+static void io_conn_raw_out_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct io_conn *c = arg;
+	if (info->n_deleted > 0 && evbuffer_get_length(b) == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 && c->h->drained)
+		c->h->drained(c->arg);
+}
+
 /* Stack an OpenSSL filter on the socket; input still buffered in
  * plaintext is dropped (RFC 3207 5, CVE-2011-0411). */
 static int io_conn_stack_tls(struct io_conn *c, SSL *ssl, enum bufferevent_ssl_state st)
@@ -219,6 +234,7 @@ static int io_conn_stack_tls(struct io_conn *c, SSL *ssl, enum bufferevent_ssl_s
 	c->tls = true;
 	c->tls_handshaking = true;
 	io_conn_setup(c, f);
+	evbuffer_add_cb(bufferevent_get_output(c->raw), io_conn_raw_out_cb, c);
 	return 0;
 }
 

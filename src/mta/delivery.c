@@ -47,6 +47,13 @@ void delivery_result_free(struct delivery_result *res)
 }
 
 /* Deliver to one local mailbox; 0 or -1 with errno. */
+static time_t delivery_started;
+
+void delivery_set_start(time_t t)
+{
+	delivery_started = t;
+}
+
 static int delivery_local(const struct conf *conf, const struct queue_env *env, size_t idx, const char *rcpt,
                           char *path, size_t pathlen)
 {
@@ -68,7 +75,10 @@ static int delivery_local(const struct conf *conf, const struct queue_env *env, 
 		/* Keyed by arrival, queue id and recipient: see maildir.h. */
 		char key[96];
 		snprintf(key, sizeof key, "%lld.Q%s_%zu", (long long)env->arrival, env->id, idx);
-		rc = maildir_deliver_keyed(conf->data_dir, at + 1, local, key, prefix.data, prefix.len, fd,
+		/* A message from before this process started, or tried before,
+		 * may have landed already and been moved to cur/ by a reader. */
+		bool thorough = env->rcpts[idx].attempts > 0 || env->arrival <= delivery_started;
+		rc = maildir_deliver_keyed(conf->data_dir, at + 1, local, key, thorough, prefix.data, prefix.len, fd,
 		                           env->content_len, path, pathlen);
 		int e = errno;
 		close(fd);
@@ -82,24 +92,32 @@ static int delivery_local(const struct conf *conf, const struct queue_env *env, 
 struct delivery_failures {
 	struct dsn_rcpt r[64];
 	char text[64][512];
+	char status[64][16];
+	char mx[64][256];
+	size_t idx[64];
 	size_t n;
 };
 
+/* A permanent failure: collected, and recorded only once its report is
+ * queued (delivery_conclude), so that a crash cannot lose the bounce. */
 static void delivery_fail(const struct conf *conf, const struct queue_env *env, size_t idx, const char *status,
                           const char *mx, const char *text, bool remote, struct delivery_failures *f)
 {
-	queue_mark(conf->data_dir, env->id, idx, QUEUE_RCPT_FAILED, 0, env->rcpts[idx].attempts + 1, text, false);
 	if (f->n >= sizeof f->r / sizeof f->r[0]) {
-		log_msg("%s to=<%s> status=bounced reason=\"%s\" dsn=none (too many in one report)", env->id,
-		        env->rcpts[idx].addr, text);
+		/* Too many for one report: the rest waits for the next attempt. */
+		queue_mark(conf->data_dir, env->id, idx, QUEUE_RCPT_PENDING, time(NULL) + 60, env->rcpts[idx].attempts,
+		           text, false);
 		return;
 	}
 	snprintf(f->text[f->n], sizeof f->text[0], "%s", text);
+	snprintf(f->status[f->n], sizeof f->status[0], "%s", status);
+	snprintf(f->mx[f->n], sizeof f->mx[0], "%s", mx ? mx : "");
+	f->idx[f->n] = idx;
 	f->r[f->n] = (struct dsn_rcpt){
 		.addr = env->rcpts[idx].addr,
 		.orcpt = env->rcpts[idx].orcpt,
-		.status = status,
-		.remote_mta = mx && *mx ? mx : NULL,
+		.status = f->status[f->n],
+		.remote_mta = f->mx[f->n][0] ? f->mx[f->n] : NULL,
 		.diagnostic = f->text[f->n],
 		.remote = remote,
 	};
@@ -126,11 +144,31 @@ static void delivery_defer(const struct conf *conf, const struct queue_env *env,
 }
 
 /* After the attempt: bounce, flush the records, remove when complete. */
+/* After the attempt: bounce, record, flush the records, remove when complete. */
 static void delivery_conclude(const struct conf *conf, struct queue_env *env, struct delivery_result *res,
                               struct delivery_failures *f, bool marked)
 {
-	if (f->n && bounce_queue(conf, env, f->r, f->n, res->bounce_id) != 0)
-		res->bounce_id[0] = '\0';
+	if (f->n) {
+		int b = bounce_queue(conf, env, f->r, f->n, res->bounce_id);
+		if (b != 0)
+			res->bounce_id[0] = '\0';
+		for (size_t k = 0; k < f->n; k++) {
+			size_t i = f->idx[k];
+			if (b >= 0) {
+				queue_mark(conf->data_dir, env->id, i, QUEUE_RCPT_FAILED, 0, env->rcpts[i].attempts + 1,
+				           f->text[k], false);
+			} else {
+				/* The report could not be queued: keep the recipient and
+				 * try again, rather than fail it silently. */
+				time_t next = time(NULL) + delivery_backoff(conf, 1);
+				queue_mark(conf->data_dir, env->id, i, QUEUE_RCPT_PENDING, next, env->rcpts[i].attempts, f->text[k],
+				           false);
+				if (res->next_try == 0 || next < res->next_try)
+					res->next_try = next;
+			}
+		}
+		marked = true;
+	}
 	/* Reload the state: records of this attempt decide what is left. */
 	bool pending = false;
 	struct queue_env now;

@@ -34,6 +34,9 @@ void delivery_attempt(const struct conf *conf, const char *id, struct delivery_r
  * delivery_attempt does. Frees res->env and res->remote. */
 void delivery_record(const struct conf *conf, struct delivery_result *res, const struct relay_rcpt *rr, size_t n);
 void delivery_result_free(struct delivery_result *res);
+/* When this process started: older messages get the thorough duplicate
+ * check of maildir_deliver_keyed. */
+void delivery_set_start(time_t t);
 /* The wait before attempt number `attempts` (1-based), from queue-retry. */
 unsigned delivery_backoff(const struct conf *conf, unsigned attempts);
 

@@ -15,6 +15,7 @@
  */
 #include "mta/maildir.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -159,25 +160,45 @@ int maildir_deliver(const char *data_dir, const char *domain, const char *local,
                     size_t prefix_len, int content_fd, uint64_t content_len, char *path_out,
                     size_t path_len)
 {
-	return maildir_deliver_keyed(data_dir, domain, local, NULL, prefix, prefix_len, content_fd, content_len,
-	                             path_out, path_len);
+	return maildir_deliver_keyed(data_dir, domain, local, NULL, false, prefix, prefix_len, content_fd,
+	                             content_len, path_out, path_len);
 }
 
-/* Has a keyed delivery already landed: new/NAME, or cur/NAME:2, after a
- * POP3 session picked it up? */
-static bool maildir_already(const char *box, const char *name, char *final, size_t finallen)
+/* Has a keyed delivery already landed: new/NAME, or in cur/ under NAME
+ * followed by ':' or ',' (a reader moved it there and may have added
+ * ",S=size" or flags). cur/ is scanned only when `thorough`: after a
+ * crash or a failed attempt, not for every delivery. */
+static bool maildir_already(const char *box, const char *name, bool thorough, char *final, size_t finallen)
 {
 	struct stat st;
 	int n = snprintf(final, finallen, "%s/new/%s", box, name);
 	if (n > 0 && (size_t)n < finallen && stat(final, &st) == 0)
 		return true;
-	n = snprintf(final, finallen, "%s/cur/%s:2,", box, name);
-	return n > 0 && (size_t)n < finallen && stat(final, &st) == 0;
+	if (!thorough)
+		return false;
+	n = snprintf(final, finallen, "%s/cur", box);
+	if (n < 0 || (size_t)n >= finallen)
+		return false;
+	DIR *d = opendir(final);
+	if (d == NULL)
+		return false;
+	size_t nl = strlen(name);
+	bool found = false;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, name, nl) == 0 && (de->d_name[nl] == ':' || de->d_name[nl] == ',')) {
+			int m = snprintf(final, finallen, "%s/cur/%s", box, de->d_name);
+			found = m > 0 && (size_t)m < finallen;
+			break;
+		}
+	}
+	closedir(d);
+	return found;
 }
 
 int maildir_deliver_keyed(const char *data_dir, const char *domain, const char *local, const char *key,
-                          const char *prefix, size_t prefix_len, int content_fd, uint64_t content_len,
-                          char *path_out, size_t path_len)
+                          bool thorough, const char *prefix, size_t prefix_len, int content_fd,
+                          uint64_t content_len, char *path_out, size_t path_len)
 {
 	if (!maildir_component_ok(domain) || !maildir_component_ok(local) ||
 	    (prefix == NULL && prefix_len > 0)) {
@@ -216,7 +237,7 @@ int maildir_deliver_keyed(const char *data_dir, const char *domain, const char *
 		}
 		/* A keyed delivery that already landed (the process died before
 		 * the queue recorded it) is not made twice. */
-		if (key && maildir_already(box, name, final, sizeof final)) {
+		if (key && maildir_already(box, name, thorough, final, sizeof final)) {
 			if (path_out && path_len)
 				snprintf(path_out, path_len, "%s", final);
 			return 0;

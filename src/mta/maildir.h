@@ -11,6 +11,7 @@
 #ifndef TERN_MAILDIR_H
 #define TERN_MAILDIR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -25,13 +26,14 @@ int maildir_deliver(const char *data_dir, const char *domain, const char *local,
                     size_t path_len);
 
 /* The same, with a caller-chosen unique part (letters, digits, '.', '_'):
- * the file is named KEY.HOST, and if such a file is already in new/ (or
- * in cur/ with ":2,") nothing is written and 0 is returned. A delivery
+ * the file is named KEY.HOST, and if such a file is already in new/ (or,
+ * when `thorough`, in cur/ with a ':' or ',' suffix) nothing is written
+ * and 0 is returned. A delivery
  * keyed by queue id and recipient is thus idempotent: a retry after a
  * crash between the Maildir rename and the queue's record of it does not
  * deliver twice. */
 int maildir_deliver_keyed(const char *data_dir, const char *domain, const char *local, const char *key,
-                          const char *prefix, size_t prefix_len, int content_fd, uint64_t content_len,
-                          char *path_out, size_t path_len);
+                          bool thorough, const char *prefix, size_t prefix_len, int content_fd,
+                          uint64_t content_len, char *path_out, size_t path_len);
 
 #endif

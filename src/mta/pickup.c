@@ -66,15 +66,18 @@ static void pickup_log_name(struct buf *b, const char *s)
 	buf_put_escaped(b, s, strlen(s), 300);
 }
 
+/* uid (uid_t)-1: the file could not be examined. */
 static void pickup_quarantine(const char *data_dir, const char *name, uid_t uid, const char *why)
 {
-	char moved[QUEUE_ID_MAX + 8];
+	char moved[QUEUE_ID_MAX + 8], who[32] = "";
+	if (uid != (uid_t)-1)
+		snprintf(who, sizeof who, " uid=%u", (unsigned)uid);
 	if (queue_drop_quarantine(data_dir, name, moved, sizeof moved) == 0)
-		log_msg("drop-file=%s uid=%u status=refused reason=\"%s\" action=moved-to-queue/corrupt/%s", name,
-		        (unsigned)uid, why, moved);
+		log_msg("drop-file=%s%s status=refused reason=\"%s\" action=moved-to-queue/corrupt/%s", name, who, why,
+		        moved);
 	else
-		log_msg("drop-file=%s uid=%u status=refused reason=\"%s\" error=\"cannot move it: %s\"", name,
-		        (unsigned)uid, why, strerror(errno));
+		log_msg("drop-file=%s%s status=refused reason=\"%s\" error=\"cannot move it: %s\"", name, who, why,
+		        strerror(errno));
 }
 
 /* Does the content have 8-bit octets, and in its header section? */

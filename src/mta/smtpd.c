@@ -255,7 +255,7 @@ static void smtpd_op_missing_headers(void *ctx, unsigned have, struct buf *out)
 		buf_printf(out, "Date: %s\n", date);
 	}
 	if (!(have & SMTP_HDR_MESSAGE_ID))
-		buf_printf(out, "Message-ID: <%s.%lx@%s>\n", ss->qid, (unsigned long)random(), ss->srv->conf->hostname);
+		buf_printf(out, "Message-ID: <%s.%08x@%s>\n", ss->qid, arc4random(), ss->srv->conf->hostname);
 	if (!(have & SMTP_HDR_FROM) && ss->sender[0])
 		buf_printf(out, "From: <%s>\n", ss->sender);
 }

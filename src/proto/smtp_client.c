@@ -190,11 +190,23 @@ void smtp_client_emit(struct smtp_client *c, int kind, bool in_txn, size_t idx, 
 	va_start(ap, fmt);
 	int r = buf_vprintf(&c->out, fmt, ap);
 	va_end(ap);
+	size_t len = c->out.len - start;
+	if (r == 0 && (memchr(c->out.data + start, '\r', len) || memchr(c->out.data + start, '\n', len))) {
+		/* a caller's string (the EHLO name) must not make two commands */
+		struct smtp_client_reply why;
+		c->out.len = start;
+		c->out.data[start] = '\0';
+		smtp_client_reply_local(&why, 554, "5.5.2", "a command would contain CR or LF");
+		smtp_client_fatal(c, &why, false);
+		return;
+	}
 	if (r < 0 || buf_puts(&c->out, "\r\n") < 0 || smtp_client_await(c, kind, in_txn, idx) < 0) {
+		c->out.len = start; /* nothing half-written leaves */
+		if (c->out.data)
+			c->out.data[start] = '\0';
 		smtp_client_oom(c);
 		return;
 	}
-	size_t len = c->out.len - start - 2;
 	if (shown)
 		smtp_client_trace(c, 'C', shown, strlen(shown));
 	else

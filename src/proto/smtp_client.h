@@ -108,7 +108,7 @@ struct smtp_client_txn {
 	struct smtp_client_reply reply; /* the final reply, or why the transaction failed */
 	/* private to the engine */
 	int phase;
-	bool failed, mail_sent, mail_ok, data_sent, content_sent, utf8;
+	bool failed, mail_sent, mail_ok, content_sent, utf8;
 	size_t next_rcpt, nreplied, naccepted;
 	unsigned npend;
 	struct smtp_content enc;

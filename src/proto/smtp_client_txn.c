@@ -160,7 +160,7 @@ void smtp_client_txn_begin(struct smtp_client *c, struct smtp_client_txn *t)
 	t->done = t->ok = false;
 	memset(&t->reply, 0, sizeof t->reply);
 	t->phase = SMTP_CT_SEND;
-	t->failed = t->mail_sent = t->mail_ok = t->data_sent = t->content_sent = t->utf8 = false;
+	t->failed = t->mail_sent = t->mail_ok = t->content_sent = t->utf8 = false;
 	t->next_rcpt = t->nreplied = t->naccepted = 0;
 	t->npend = 0;
 	c->txn = t;

@@ -190,7 +190,8 @@ size_t smtp_data_feed(struct smtp_data *d, const char *in, size_t n, struct buf 
 		switch (d->state) {
 		case SMTP_DATA_S_SOL:
 			if (d->mode == SMTP_DATA_DOT && p[i] == '.') {
-				smtp_data_count(d, 1);
+				/* RFC 5321 4.5.3.1.6: the dot doubled for transparency
+				 * does not count toward the line length. */
 				d->state = SMTP_DATA_S_DOT;
 				i++;
 			} else if (p[i] == '\r') {

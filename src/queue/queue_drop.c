@@ -213,16 +213,31 @@ const char *queue_drop_writer_tmp_path(const struct queue_drop_writer *w)
 	return w->tmp_path;
 }
 
+/*
+ * Flush the rename. The usual way is an fsync of the directory, but a
+ * user other than the server's may not open drop/ (it has no read
+ * permission, on purpose); then syncfs() on the file, which commits the
+ * file system's metadata, the rename included.
+ */
+static int queue_drop_sync_rename(int fd, const char *final)
+{
+	if (fsutil_fsync_parent(final) == 0)
+		return 0;
+	if (errno != EACCES && errno != EPERM)
+		return -1;
+	int r;
+	do {
+		r = syncfs(fd);
+	} while (r < 0 && errno == EINTR);
+	return r;
+}
+
 int queue_drop_writer_commit(struct queue_drop_writer *w, char name[QUEUE_ID_MAX])
 {
 	char trailer[32], final[PATH_MAX];
 	snprintf(trailer, sizeof trailer, "END %" PRIu64 "\n", w->content_len);
 	if (queue_drop_put(w, trailer, strlen(trailer)) < 0 || queue_drop_flush(w) < 0 ||
 	    fsutil_fsync(w->fd) < 0)
-		goto fail;
-	int fd = w->fd;
-	w->fd = -1;
-	if (close(fd) < 0 && errno != EINTR)
 		goto fail;
 	/* The final name is a fresh id; NOREPLACE so that a collision (or
 	 * another user's file by that name) is never overwritten. */
@@ -240,16 +255,16 @@ int queue_drop_writer_commit(struct queue_drop_writer *w, char name[QUEUE_ID_MAX
 		if (errno != EEXIST || tries >= 16)
 			goto fail;
 	}
-	if (fsutil_fsync_parent(final) < 0) {
-		/* Renamed but not flushed: it may still arrive; say it failed
-		 * anyway (75), so that the caller retries rather than trusts. */
+	if (queue_drop_sync_rename(w->fd, final) < 0) {
+		/* Renamed but not known to be durable: say it failed (75), so
+		 * that the caller retries rather than trusts it. */
 		int e = errno;
 		unlink(final);
 		queue_drop_writer_free(w);
 		errno = e;
 		return -1;
 	}
-	queue_drop_writer_free(w);
+	queue_drop_writer_free(w); /* closes the fd: nothing left to lose after the fsync */
 	return 0;
 fail:;
 	int e = errno;

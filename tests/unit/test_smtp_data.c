@@ -269,19 +269,19 @@ static void test_long_lines(void **state)
 		}
 	}
 
-	/* the stuffed dot counts: it is on the wire */
+	/* RFC 5321 4.5.3.1.6: the dot doubled for transparency does not count */
 	in[0] = '.';
-	memset(in + 1, 'x', 997);
-	memcpy(in + 998, "\r\n.\r\n", 5);
+	memset(in + 1, 'x', 998);
+	memcpy(in + 999, "\r\n.\r\n", 5);
 	struct result r;
-	test_feed_cuts(SMTP_DATA_DOT, in, 1003, NULL, 0, false, &r);
+	test_feed_cuts(SMTP_DATA_DOT, in, 1004, NULL, 0, false, &r);
 	assert_true(r.done);
 	assert_int_equal(r.d.flags, 0);
-	assert_int_equal(r.out.len, 998);
+	assert_int_equal(r.out.len, 999);
 	buf_free(&r.out);
-	in[998] = 'x';
-	memcpy(in + 999, "\r\n.\r\n", 5);
-	test_feed_cuts(SMTP_DATA_DOT, in, 1004, NULL, 0, false, &r);
+	in[999] = 'x';
+	memcpy(in + 1000, "\r\n.\r\n", 5);
+	test_feed_cuts(SMTP_DATA_DOT, in, 1005, NULL, 0, false, &r);
 	assert_true(r.done);
 	assert_int_equal(r.d.flags, SMTP_DATA_LONG_LINE);
 	buf_free(&r.out);
