@@ -53,12 +53,13 @@ static void fuzz_smtp_data_ref_line(struct fuzz_ref *r, enum smtp_data_mode mode
 	const char *l = wire;
 	size_t ln = n;
 
-	if (n > SMTP_TEXT_LINE_MAX - 2)
-		r->flags |= SMTP_DATA_LONG_LINE;
 	if (mode == SMTP_DATA_DOT && n > 0 && wire[0] == '.') {
 		l++;
 		ln--;
 	}
+	/* RFC 5321 4.5.3.1.6: the transparency dot is not counted */
+	if (ln > SMTP_TEXT_LINE_MAX - 2)
+		r->flags |= SMTP_DATA_LONG_LINE;
 	for (size_t k = 0; k < ln; k++) {
 		unsigned char c = (unsigned char)l[k];
 		if (c == '\r')

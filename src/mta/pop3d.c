@@ -25,13 +25,6 @@
  * not read meanwhile (so the idle timer does not run while we send; the
  * write timeout does).
  *
- * Over TLS the io layer's drained event does not come when the last
- * octets still sit below the TLS filter (libevent reports the filter's
- * buffer, not the socket's), so a session that waits for output to
- * leave also polls io_conn_output_len() with a short timer (5 ms,
- * doubling to 200 ms while nothing moves). Without TLS the timer never
- * runs; with a fixed io layer it becomes redundant, not wrong.
- *
  * The mailbox lock (mailbox_lock) is taken once the password is right
  * and released as soon as the session stops using the maildrop, after
  * the deletions and before the last reply leaves, so that a client that
@@ -58,8 +51,6 @@
 #define POP3D_WRITE_TIMEOUT 600
 #define POP3D_READ 65536               /* file read size while sending a message */
 #define POP3D_OUT_HIGH (256 * 1024)    /* stop reading the file above this much unsent output */
-#define POP3D_POLL_MIN_MS 5            /* output poll over TLS: first interval... */
-#define POP3D_POLL_MAX_MS 200          /* ...doubling up to this while nothing moves */
 
 struct pop3d_session {
 	struct pop3d_listener *lst;
@@ -76,9 +67,6 @@ struct pop3d_session {
 	bool counted;                  /* counted in the server's session limits */
 	bool locked;                   /* holds mailbox_lock(mb.dir) */
 	bool greeted;                  /* the greeting was sent (pop3s: after the handshake) */
-	struct io_timer *poll;         /* owned: output poll over TLS (see the top) */
-	unsigned poll_ms;
-	size_t poll_last;              /* output length at the previous poll */
 	struct mailbox mb;             /* owned; mb.msgs is the engine's maildrop */
 	long expunged;                 /* result of the expunge job */
 	int job_errno;
@@ -112,7 +100,6 @@ static void pop3d_release(struct pop3d_session *ps)
 
 static void pop3d_free(struct pop3d_session *ps)
 {
-	io_timer_free(ps->poll);
 	if (ps->fd >= 0)
 		close(ps->fd);
 	free(ps->rbuf);
@@ -151,37 +138,6 @@ static void pop3d_end(struct pop3d_session *ps, const char *why)
 	pop3d_free(ps);
 }
 
-static void pop3d_drained_cb(void *arg);
-
-static void pop3d_poll_cb(void *arg)
-{
-	struct pop3d_session *ps = arg;
-	size_t left = io_conn_output_len(ps->conn);
-	bool room = ps->closing ? left == 0 : left < POP3D_OUT_HIGH;
-	if (room) {
-		pop3d_drained_cb(ps);
-		return;
-	}
-	if (left < ps->poll_last)
-		ps->poll_ms = POP3D_POLL_MIN_MS;
-	else if (ps->poll_ms < POP3D_POLL_MAX_MS)
-		ps->poll_ms *= 2;
-	ps->poll_last = left;
-	io_timer_start(ps->poll, ps->poll_ms);
-}
-
-/* Waiting for output to leave: over TLS, also poll (see the top). */
-static void pop3d_poll_output(struct pop3d_session *ps)
-{
-	if (!io_conn_is_tls(ps->conn))
-		return;
-	if (ps->poll == NULL && (ps->poll = io_timer_new(ps->srv->loop, pop3d_poll_cb, ps)) == NULL)
-		return; /* the write timeout ends the session */
-	ps->poll_ms = POP3D_POLL_MIN_MS;
-	ps->poll_last = io_conn_output_len(ps->conn);
-	io_timer_start(ps->poll, ps->poll_ms);
-}
-
 /* Send what the engine wrote; start closing if it said so. Returns true
  * when the session was freed: the caller must not touch it again. */
 static bool pop3d_flush(struct pop3d_session *ps)
@@ -198,7 +154,6 @@ static bool pop3d_flush(struct pop3d_session *ps)
 			pop3d_end(ps, "closed");
 			return true;
 		}
-		pop3d_poll_output(ps);
 	}
 	return false;
 }
@@ -264,10 +219,8 @@ static void pop3d_process(struct pop3d_session *ps)
 		if (ps->eng.state == POP3_S_SENDING) {
 			if (pop3d_flush(ps)) /* the +OK line goes first */
 				return;
-			if (!pop3d_pump(ps)) {
-				pop3d_poll_output(ps);
+			if (!pop3d_pump(ps))
 				return;
-			}
 			continue;
 		}
 		const char *p;
@@ -290,8 +243,6 @@ static void pop3d_readable_cb(void *arg)
 static void pop3d_drained_cb(void *arg)
 {
 	struct pop3d_session *ps = arg;
-	if (ps->poll)
-		io_timer_stop(ps->poll);
 	if (ps->closing)
 		pop3d_end(ps, "closed");
 	else if (ps->eng.state == POP3_S_SENDING)

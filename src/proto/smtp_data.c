@@ -269,7 +269,11 @@ void smtp_data_finish(struct smtp_data *d, struct buf *out)
 			return;
 		break;
 	case SMTP_DATA_S_DOT:
-		d->state = SMTP_DATA_S_MID; /* DATA mode only: a lone stuffed dot */
+		/* DATA mode only: a lone stuffed dot. The dot is not counted
+		 * toward the length, but the line held it: it is not empty. */
+		d->state = SMTP_DATA_S_MID;
+		if (d->linelen == 0)
+			d->linelen = 1;
 		break;
 	default:
 		break;

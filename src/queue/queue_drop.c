@@ -599,7 +599,8 @@ int queue_drop_open(const char *data_dir, const char *name, uint64_t max_content
 		errno = EINVAL;
 		goto fail;
 	}
-	if ((uint64_t)st.st_size > max_content + QUEUE_DROP_ENV_MAX) {
+	uint64_t limit = max_content > UINT64_MAX - QUEUE_DROP_ENV_MAX ? UINT64_MAX : max_content + QUEUE_DROP_ENV_MAX;
+	if ((uint64_t)st.st_size > limit) {
 		errno = EFBIG;
 		goto fail;
 	}

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import START_TIMEOUT, STOP_TIMEOUT, SMTPWire, TernServer, expect, poll_until, queued_id
+from conftest import START_TIMEOUT, SMTPWire, TernServer, expect, poll_until, queued_id
 
 # A healthy tern stops in milliseconds when nothing is in flight (measured:
 # 15-40 ms under ASan); conftest allows 15 s, which would make a hang cost

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import os
 import poplib
+import re
 import shutil
 import smtplib
 import socket
@@ -471,3 +472,51 @@ def test_fetchmail_retrieves_and_deletes(pop, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert out.read_bytes() == stored
     assert maildir_names(pop, "cur") == [] and maildir_names(pop, "new") == []
+
+
+def test_files_from_other_maildir_writers(pop):
+    """Messages tern did not write: one already in cur/ with CR LF line
+    ends, one in new/ without a final line end, one with a name too long
+    for a unique-id (RFC 1939 7: at most 70 octets). Sizes are as sent,
+    contents are sent with CR LF, unique-ids are stable."""
+    box = pop.srv.maildir(DOMAIN, "bob")
+    for sub in ("cur", "new", "tmp"):
+        (box / sub).mkdir(parents=True, exist_ok=True)
+    (box / "cur" / "1600000000.M1P1.other:2,S").write_bytes(b"Subject: crlf\r\n\r\nbody\r\n")
+    (box / "new" / "1600000001.M1P1.other").write_bytes(b"Subject: no eol\n\n.last")
+    long_name = "1600000002.M1P1." + "h" * 80
+    (box / "new" / long_name).write_bytes(b"Subject: long\n\nx\n")
+    p = pop.login_tls()
+    assert p.list()[1] == [b"1 23", b"2 26", b"3 20"]
+    assert p.retr(1)[1] == [b"Subject: crlf", b"", b"body"]
+    assert p.retr(2)[1] == [b"Subject: no eol", b"", b".last"]
+    uidl = p.uidl()[1]
+    assert uidl[0] == b"1 1600000000.M1P1.other"
+    assert uidl[1] == b"2 1600000001.M1P1.other"
+    assert re.match(rb"^3 X[0-9a-f]{32}$", uidl[2])
+    p.quit()
+    assert sorted(maildir_names(pop, "cur")) == sorted(["1600000000.M1P1.other:2,S", "1600000001.M1P1.other,W=26:2,",
+                                                        long_name + ",W=20:2,"])
+    p = pop.login_tls()
+    assert p.uidl()[1] == uidl
+    p.quit()
+
+
+def test_pipelined_commands(pop):
+    """RFC 2449 6.6: commands sent together are answered in order, messages
+    included."""
+    (stored,) = pop.deliver(b"Subject: p\r\n\r\n.x\r\n", count=1)
+    w = pop.wire()
+    w.send(b"USER %s\r\nPASS %s\r\nRETR 1\r\nTOP 1 0\r\nRETR 1\r\nNOOP\r\nQUIT\r\n" % (BOB.encode(), PASSWORD.encode()))
+    assert w.line() == b"+OK send PASS"
+    assert w.line().startswith(b"+OK maildrop has 1 message")
+    body = as_retrieved(stored)
+    assert w.line().startswith(b"+OK ")
+    assert [l[1:] if l.startswith(b".") else l for l in w.multi()] == body
+    assert w.line() == b"+OK top of message follows"
+    assert w.multi() == as_retrieved(stored.split(b"\n\n")[0] + b"\n\n")
+    assert w.line().startswith(b"+OK ")
+    assert [l[1:] if l.startswith(b".") else l for l in w.multi()] == body
+    assert w.line() == b"+OK"
+    assert w.line() == b"+OK bye, 1 message left"
+    assert w.closed()

@@ -333,7 +333,6 @@ def test_one_of_three_recipients_refused_gives_two_deliveries_and_a_bounce(net, 
     assert " ".join(diag.split()) == "smtp; " + reply.line, (diag, reply.line)
     # the original header section
     assert "Subject: partial refusal" in headers, headers
-    assert "Message-ID: <" in headers and msg["Subject"], headers
     orig_mid = re.search(rb"Message-ID: (<[^>]+>)", original).group(1).decode()
     assert orig_mid in headers and "From: Alice <alice@a.test>" in headers, headers
     assert "Hello from A." not in headers, "headers only, not the body (RFC 6522 text/rfc822-headers)"
