@@ -34,6 +34,7 @@
 
 #define SMTPD_CMD_TIMEOUT 300  /* RFC 5321 4.5.3.2.7: server timeout 5 minutes */
 #define SMTPD_WRITE_TIMEOUT 300
+#define SMTPD_GREET_PAUSE_MS 1 /* long enough for a client that talks first to be seen doing it */
 
 /* A reverse lookup may outlive its session: the session cuts the link. */
 struct smtpd_ptr {
@@ -62,6 +63,9 @@ struct smtpd_session {
 	bool dead;                    /* the connection is gone */
 	bool closing;                 /* close when output drains */
 	bool counted;                 /* counted in the server's session limits */
+	bool greeted;                 /* the 220 (or the refusal) has been sent */
+	int fd;
+	struct io_timer *greet_timer;
 	/* commit job result */
 	int commit_rc, commit_errno;
 	uint64_t size;
@@ -80,6 +84,7 @@ unsigned smtpd_active(void)
 
 static void smtpd_free(struct smtpd_session *ss)
 {
+	io_timer_free(ss->greet_timer);
 	if (ss->ptr)
 		ss->ptr->ss = NULL;
 	if (ss->w)
@@ -148,7 +153,10 @@ static void smtpd_process(struct smtpd_session *ss)
 
 static void smtpd_readable_cb(void *arg)
 {
-	smtpd_process(arg);
+	struct smtpd_session *ss = arg;
+	if (ss->greeted)
+		smtpd_process(ss);
+	/* before the greeting, input stays buffered for the early-talker check */
 }
 
 static void smtpd_drained_cb(void *arg)
@@ -474,6 +482,25 @@ static void smtpd_ptr_cb(void *arg, enum io_dns_status st, const char *name)
 	free(p);
 }
 
+/* The greeting, or the refusal of a client that talked first (RFC 5321
+ * 4.3.1 makes the client wait for the 220). */
+static void smtpd_greet_timer_cb(void *arg)
+{
+	struct smtpd_session *ss = arg;
+	if (ss->greeted || ss->closing || ss->dead)
+		return;
+	ss->greeted = true;
+	if (io_fd_pending(ss->fd) > 0 || io_conn_input_len(ss->conn) > 0) {
+		log_msg("%s refused client=[%s] reason=\"input before greeting\"", ss->sid, ss->addr);
+		smtp_server_reply(&ss->eng, SMTP_R_EARLY_TALKER, NULL);
+		ss->eng.state = SMTP_S_CLOSED;
+		smtpd_flush(ss);
+		return;
+	}
+	smtp_server_greet(&ss->eng);
+	smtpd_flush(ss);
+}
+
 /* Refuse a connection before any session exists: one line, then close. */
 static void smtpd_refuse_fd(int fd, struct server *srv, enum smtp_reply_id id)
 {
@@ -533,6 +560,7 @@ void smtpd_accept(void *arg, int fd, const struct sockaddr *sa, socklen_t salen)
 	/* An early talker sent before our greeting: refuse it (RFC 5321 4.3.1
 	 * makes the client wait for the greeting). */
 	int early = implicit_tls ? 0 : io_fd_pending(fd);
+	ss->fd = fd;
 	ss->conn = io_conn_new(srv->loop, fd, &smtpd_conn_handlers, ss);
 	if (ss->conn == NULL) {
 		close(fd);
@@ -550,20 +578,24 @@ void smtpd_accept(void *arg, int fd, const struct sockaddr *sa, socklen_t salen)
 		ss->ptr->ss = ss;
 		io_dns_ptr(srv->dns, sa, smtpd_ptr_cb, ss->ptr);
 	}
-	if (early > 0) {
-		log_msg("%s refused client=[%s] reason=\"input before greeting\"", ss->sid, addr);
-		smtp_server_reply(&ss->eng, SMTP_R_EARLY_TALKER, NULL);
-		ss->eng.state = SMTP_S_CLOSED;
-		smtpd_flush(ss);
-		return;
-	}
 	if (implicit_tls) {
+		ss->greeted = true; /* the greeting follows the handshake */
 		if (srv->tls == NULL || io_conn_start_tls(ss->conn, srv->tls) < 0)
 			smtpd_end(ss, "tls unavailable");
 		return;
 	}
-	smtp_server_greet(&ss->eng);
-	smtpd_flush(ss);
+	if (early > 0) {
+		smtpd_greet_timer_cb(ss);
+		return;
+	}
+	/* A short pause before the greeting, so that a client sending at once
+	 * (before it could have read a 220) is caught doing so. */
+	ss->greet_timer = io_timer_new(srv->loop, smtpd_greet_timer_cb, ss);
+	if (ss->greet_timer == NULL) {
+		smtpd_greet_timer_cb(ss);
+		return;
+	}
+	io_timer_start(ss->greet_timer, SMTPD_GREET_PAUSE_MS);
 }
 
 void smtpd_shutdown(struct server *srv)
