@@ -99,7 +99,7 @@ fuzz: fuzz-deps
 	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
 	  clang -std=c11 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined -o build/fuzz/$$n $$f $(FUZZ_LIBSRC) || exit 1; \
 	  mkdir -p fuzz/corpus/$$n build/fuzz/corpus-$$n; \
-	  ./build/fuzz/$$n -max_total_time=$(FUZZ_TIME) -max_len=4096 build/fuzz/corpus-$$n fuzz/corpus/$$n || exit 1; \
+	  ./build/fuzz/$$n -max_total_time=$(FUZZ_TIME) -max_len=4096 -artifact_prefix=build/fuzz/$$n- build/fuzz/corpus-$$n fuzz/corpus/$$n || exit 1; \
 	done
 
 lint:
