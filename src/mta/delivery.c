@@ -21,6 +21,7 @@
 #include "mta/bounce.h"
 #include "mta/maildir.h"
 #include "mta/recipient.h"
+#include "queue/queue_commit.h"
 
 unsigned delivery_backoff(const struct conf *conf, unsigned attempts)
 {
@@ -179,7 +180,7 @@ static void delivery_conclude(const struct conf *conf, struct queue_env *env, st
 		queue_env_free(&now);
 	}
 	if (!pending) {
-		if (queue_remove(conf->data_dir, env->id) == 0)
+		if (queue_commit_remove(conf->data_dir, env->id) == 0)
 			log_msg("%s removed", env->id);
 		res->finished = true;
 	} else if (marked) {
@@ -266,6 +267,25 @@ void delivery_attempt(const struct conf *conf, const char *id, struct delivery_r
 void delivery_record(const struct conf *conf, struct delivery_result *res, const struct relay_rcpt *rr, size_t n)
 {
 	struct queue_env *env = res->env;
+	/* Every remote recipient delivered and nothing else waiting: the
+	 * removal (flushed) is the only record needed. */
+	bool all = res->failures == NULL || ((struct delivery_failures *)res->failures)->n == 0;
+	for (size_t k = 0; all && k < n; k++)
+		all = rr[k].delivered;
+	size_t pending = 0;
+	for (size_t i = 0; all && i < env->nrcpts; i++)
+		pending += env->rcpts[i].state == QUEUE_RCPT_PENDING;
+	if (all && pending == n) {
+		time_t now = time(NULL);
+		for (size_t k = 0; k < n; k++)
+			log_msg("%s to=<%s> status=sent relay=%s reply=\"%s\" delay=%lds", env->id, env->rcpts[rr[k].idx].addr,
+			        rr[k].mx, rr[k].text, (long)(now - env->arrival));
+		if (queue_commit_remove(conf->data_dir, env->id) == 0)
+			log_msg("%s removed", env->id);
+		res->finished = true;
+		delivery_result_free(res);
+		return;
+	}
 	struct delivery_failures *f = res->failures ? res->failures : calloc(1, sizeof *f);
 	res->failures = NULL;
 	time_t now = time(NULL);

@@ -5,7 +5,8 @@
  * highest rename generation known durable. A thread whose rename has
  * generation g waits until synced >= g; if no flush is running it starts
  * one covering every rename done so far. So N concurrent commits cost N
- * file fsyncs but as few as one directory fsync.
+ * file fsyncs but as few as one directory fsync. Removals of delivered
+ * messages share the same flushes.
  */
 #include "queue/queue_commit.h"
 
@@ -20,16 +21,10 @@ static uint64_t queue_commit_renamed, queue_commit_synced;
 static bool queue_commit_flushing;
 static int queue_commit_last_err;
 
-int queue_commit_durable(const char *data_dir, struct queue_writer *w)
+/* Wait until a flush of msg/ that started after this call's change has
+ * finished, starting one if none is running. */
+int queue_commit_sync_shared(const char *data_dir)
 {
-	if (queue_writer_finish(w) < 0) {
-		int e = errno;
-		queue_writer_abort(w);
-		errno = e;
-		return -1;
-	}
-	if (queue_writer_commit(w) < 0)
-		return -1;
 	pthread_mutex_lock(&queue_commit_mu);
 	uint64_t mine = ++queue_commit_renamed;
 	int rc = 0;
@@ -57,4 +52,24 @@ int queue_commit_durable(const char *data_dir, struct queue_writer *w)
 	}
 	pthread_mutex_unlock(&queue_commit_mu);
 	return rc;
+}
+
+int queue_commit_durable(const char *data_dir, struct queue_writer *w)
+{
+	if (queue_writer_finish(w) < 0) {
+		int e = errno;
+		queue_writer_abort(w);
+		errno = e;
+		return -1;
+	}
+	if (queue_writer_commit(w) < 0)
+		return -1;
+	return queue_commit_sync_shared(data_dir);
+}
+
+int queue_commit_remove(const char *data_dir, const char *id)
+{
+	if (queue_remove_lazy(data_dir, id) < 0)
+		return -1;
+	return queue_commit_sync_shared(data_dir);
 }

@@ -13,4 +13,10 @@
  * 0, or -1 with errno (the tmp file is then removed). Blocking. */
 int queue_commit_durable(const char *data_dir, struct queue_writer *w);
 
+/* Remove a finished message (its state log too) and flush msg/, the
+ * flush shared with concurrent commits and removals. Blocking. */
+int queue_commit_remove(const char *data_dir, const char *id);
+/* Flush msg/ after a change made by this thread, sharing the flush. */
+int queue_commit_sync_shared(const char *data_dir);
+
 #endif
