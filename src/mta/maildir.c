@@ -17,6 +17,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -51,7 +52,7 @@ static bool maildir_component_ok(const char *s)
 /* The host part of a Maildir name must not hold '/' (a path) or ':' (the
  * info separator); the usual escapes are \057 and \072. Other odd bytes
  * get the same octal form, so the name stays plain text. */
-static void maildir_hostname(char *out, size_t n)
+static void maildir_hostname_compute(char *out, size_t n)
 {
 	char h[256];
 	if (gethostname(h, sizeof h) < 0 || h[0] == '\0')
@@ -73,6 +74,93 @@ static void maildir_hostname(char *out, size_t n)
 		j += m;
 	}
 	out[j] = '\0';
+}
+
+static char maildir_host_cache[MAILDIR_HOST_MAX + 1];
+static pthread_once_t maildir_host_once = PTHREAD_ONCE_INIT;
+
+static void maildir_host_init(void)
+{
+	maildir_hostname_compute(maildir_host_cache, sizeof maildir_host_cache);
+}
+
+/* The host name part of file names: computed once per process. */
+static void maildir_hostname(char *out, size_t n)
+{
+	pthread_once(&maildir_host_once, maildir_host_init);
+	snprintf(out, n, "%s", maildir_host_cache);
+}
+
+/*
+ * Group flush of new/ directories: deliveries into the same Maildir that
+ * run at once share one fsync of its new/ (the same generation scheme as
+ * queue_commit.c: a rename is durable once a flush that began after it
+ * has finished). A small table of recently flushed directories; when it
+ * is full a delivery simply flushes on its own.
+ */
+#define MAILDIR_SYNC_SLOTS 32
+
+struct maildir_sync_slot {
+	char path[PATH_MAX];
+	uint64_t renamed, synced;
+	bool flushing;
+	unsigned users;
+};
+
+static pthread_mutex_t maildir_sync_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t maildir_sync_cv = PTHREAD_COND_INITIALIZER;
+static struct maildir_sync_slot maildir_sync_slots[MAILDIR_SYNC_SLOTS];
+
+static int maildir_sync_dir_shared(const char *dir)
+{
+	pthread_mutex_lock(&maildir_sync_mu);
+	struct maildir_sync_slot *slot = NULL, *free_slot = NULL;
+	for (int i = 0; i < MAILDIR_SYNC_SLOTS; i++) {
+		struct maildir_sync_slot *e = &maildir_sync_slots[i];
+		if (e->path[0] && strcmp(e->path, dir) == 0) {
+			slot = e;
+			break;
+		}
+		if (free_slot == NULL && e->users == 0)
+			free_slot = e;
+	}
+	if (slot == NULL && free_slot) {
+		slot = free_slot;
+		snprintf(slot->path, sizeof slot->path, "%s", dir);
+		slot->renamed = slot->synced = 0;
+		slot->flushing = false;
+	}
+	if (slot == NULL) {
+		pthread_mutex_unlock(&maildir_sync_mu);
+		return fsutil_fsync_dir(dir);
+	}
+	slot->users++;
+	uint64_t mine = ++slot->renamed;
+	int rc = 0;
+	while (slot->synced < mine) {
+		if (slot->flushing) {
+			pthread_cond_wait(&maildir_sync_cv, &maildir_sync_mu);
+			continue;
+		}
+		slot->flushing = true;
+		uint64_t target = slot->renamed;
+		pthread_mutex_unlock(&maildir_sync_mu);
+		int r = fsutil_fsync_dir(dir);
+		int e = errno;
+		pthread_mutex_lock(&maildir_sync_mu);
+		slot->flushing = false;
+		if (r == 0)
+			slot->synced = target;
+		pthread_cond_broadcast(&maildir_sync_cv);
+		if (r < 0) {
+			rc = -1;
+			errno = e;
+			break;
+		}
+	}
+	slot->users--;
+	pthread_mutex_unlock(&maildir_sync_mu);
+	return rc;
 }
 
 /* Copy len octets from in (at its current position) to out. The kernel
@@ -282,7 +370,7 @@ int maildir_deliver_keyed(const char *data_dir, const char *domain, const char *
 			goto fail_tmp;
 	}
 	n = snprintf(tmp, sizeof tmp, "%s/new", box);
-	if (n < 0 || (size_t)n >= sizeof tmp || fsutil_fsync_dir(tmp) < 0) {
+	if (n < 0 || (size_t)n >= sizeof tmp || maildir_sync_dir_shared(tmp) < 0) {
 		/* Not known to be durable: take it back, so that the retry
 		 * the caller will make does not leave two copies. */
 		int saved = errno;

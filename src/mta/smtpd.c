@@ -34,7 +34,7 @@
 
 #define SMTPD_CMD_TIMEOUT 300  /* RFC 5321 4.5.3.2.7: server timeout 5 minutes */
 #define SMTPD_WRITE_TIMEOUT 300
-#define SMTPD_GREET_PAUSE_MS 1 /* long enough for a client that talks first to be seen doing it */
+#define SMTPD_GREET_PAUSE_MS 0 /* greet on the next loop turn: a client that talks first is seen doing it */
 
 /* A reverse lookup may outlive its session: the session cuts the link. */
 struct smtpd_ptr {
