@@ -48,6 +48,9 @@ struct serve_state {
 	const char *conf_path;
 	struct io_timer *stop_timer;
 	unsigned stop_ticks;
+	struct conf **retired;      /* configurations replaced by a reload (kept, see below) */
+	size_t nretired;
+	struct io_tls **retired_tls;
 };
 
 static struct serve_state serve_st;
@@ -148,8 +151,23 @@ static void serve_reload_cb(void *arg)
 	/* The old configuration may still be read by a delivery running on a
 	 * worker thread: it is kept, not freed (reloads are rare). Sessions
 	 * already open keep their limits. */
+	struct conf **rc = realloc(st->retired, (st->nretired + 1) * sizeof *rc);
+	struct io_tls **rt = rc ? realloc(st->retired_tls, (st->nretired + 1) * sizeof *rt) : NULL;
+	if (rc == NULL || rt == NULL) {
+		if (rc)
+			st->retired = rc;
+		log_msg("reload: out of memory; configuration not changed");
+		io_tls_free(tls);
+		conf_free(c);
+		free(c);
+		return;
+	}
+	st->retired = rc;
+	st->retired_tls = rt;
+	st->retired[st->nretired] = st->srv.conf;
+	st->retired_tls[st->nretired++] = st->srv.tls;
 	st->srv.conf = c;
-	st->srv.tls = tls; /* the old context lives on in open sessions (refcounted) */
+	st->srv.tls = tls; /* SSL objects of open sessions hold references to the old context */
 	log_msg("reload: configuration re-read from %s", st->conf_path ? st->conf_path : "(embedded default)");
 }
 
