@@ -63,6 +63,7 @@ struct queue_writer {
 	size_t olen;
 	uint64_t content_len;
 	bool finished; /* trailer written and file fsync'ed */
+	bool recycled; /* a file from queue/free/: may hold an older, longer message */
 	int err;       /* first errno seen; every later call fails with it */
 };
 
@@ -285,11 +286,23 @@ struct queue_writer *queue_writer_open(const char *data_dir, const struct queue_
 		goto fail;
 	if (queue_store_path(w->tmp_path, data_dir, "tmp", env->id, NULL) < 0)
 		goto fail;
-	/* O_EXCL: an id is never reused, and if it were we would rather
-	 * fail the transaction than write into someone else's file. */
-	do {
+	/* A recycled file from the pool is overwritten from the start and cut
+	 * to size at finish; otherwise a new one. O_EXCL: an id is never
+	 * reused, and if it were we would rather fail the transaction than
+	 * write into someone else's file. */
+	if (queue_pool_take(data_dir, w->tmp_path) == 0) {
+		do {
+			w->fd = open(w->tmp_path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		} while (w->fd < 0 && errno == EINTR);
+		w->recycled = w->fd >= 0;
+		if (w->fd < 0)
+			unlink(w->tmp_path);
+	}
+	while (w->fd < 0) {
 		w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, QUEUE_FILE_MODE);
-	} while (w->fd < 0 && errno == EINTR);
+		if (w->fd < 0 && errno != EINTR)
+			break;
+	}
 	if (w->fd < 0)
 		goto fail;
 	if (queue_file_put_header(w, env) < 0) {
@@ -337,9 +350,18 @@ int queue_writer_finish(struct queue_writer *w)
 	snprintf(trailer, sizeof trailer, "END %" PRIu64 "\n", w->content_len);
 	if (queue_file_puts(w, trailer) < 0)
 		return -1;
-	/* fsync, not fdatasync: the file is new, and its size and block
-	 * map are metadata that must be on disk before the rename. */
-	if (queue_file_flush(w) < 0 || fsutil_fsync(w->fd) < 0)
+	if (queue_file_flush(w) < 0)
+		goto fail;
+	/* A recycled file may be longer than this message: cut the old tail,
+	 * or the reader would see a file that does not add up (torn). */
+	if (w->recycled) {
+		off_t end = lseek(w->fd, 0, SEEK_CUR);
+		if (end < 0 || ftruncate(w->fd, end) < 0)
+			goto fail;
+	}
+	/* fsync, not fdatasync: the file's size and block map are metadata
+	 * that must be on disk before the rename. */
+	if (fsutil_fsync(w->fd) < 0)
 		goto fail;
 	int fd = w->fd;
 	w->fd = -1;

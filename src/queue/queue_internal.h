@@ -17,6 +17,16 @@
 
 #define QUEUE_DIR_MODE  0700
 #define QUEUE_FILE_MODE 0600
+#define QUEUE_POOL_MAX  512  /* finished queue files kept in queue/free/ for reuse */
+
+/* The pool of finished queue files (queue_store.c). Reusing an inode
+ * instead of deleting one and creating the next spares the file system's
+ * inode allocator, which on ext4 slows down sharply under the churn of
+ * thousands of files created and deleted a second. */
+/* Move a free file to dst (tmp/ID); 0, or -1 when the pool is empty. */
+int queue_pool_take(const char *data_dir, const char *dst);
+/* Move a finished message file into the pool; -1: unlink it instead. */
+int queue_pool_put(const char *data_dir, const char *src);
 /* One envelope or state record, LF excluded. Addresses are at most 256
  * octets (RFC 5321 4.5.3.1.3), an xtext ORCPT (RFC 3461 4.2) three times
  * that, a HELO argument fits in a 512-octet command line (4.5.3.1.4):

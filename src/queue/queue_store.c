@@ -33,6 +33,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -156,7 +157,7 @@ void queue_new_id(char out[QUEUE_ID_MAX])
 
 int queue_init_dirs(const char *data_dir)
 {
-	static const char *const subs[] = { "tmp", "msg", "drop" };
+	static const char *const subs[] = { "tmp", "msg", "drop", "free" };
 	char path[PATH_MAX];
 	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
 		if (queue_store_path(path, data_dir, subs[i], NULL, NULL) < 0 ||
@@ -174,6 +175,82 @@ int queue_sync_msgdir(const char *data_dir)
 	return fsutil_fsync_dir(path);
 }
 
+/*
+ * The pool of finished queue files, queue/free/F<n>. Names are handed out
+ * under a mutex; the files themselves move by rename, so a crash leaves
+ * each either in the pool (garbage, reused later) or where it was going.
+ * Files left by an earlier process are taken over on first use.
+ */
+static pthread_mutex_t queue_pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long *queue_pool_names; /* the stack of free names */
+static size_t queue_pool_n;
+static unsigned long queue_pool_next = 1;
+static bool queue_pool_scanned;
+
+static void queue_pool_scan_locked(const char *data_dir)
+{
+	queue_pool_scanned = true;
+	queue_pool_names = calloc(QUEUE_POOL_MAX, sizeof *queue_pool_names);
+	char path[PATH_MAX];
+	if (queue_pool_names == NULL || queue_store_path(path, data_dir, "free", NULL, NULL) < 0)
+		return;
+	DIR *d = opendir(path);
+	if (d == NULL)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		if (de->d_name[0] != 'F')
+			continue;
+		unsigned long n = strtoul(de->d_name + 1, &end, 10);
+		if (*end != '\0' || n == 0)
+			continue;
+		if (n >= queue_pool_next)
+			queue_pool_next = n + 1;
+		if (queue_pool_n < QUEUE_POOL_MAX)
+			queue_pool_names[queue_pool_n++] = n;
+	}
+	closedir(d);
+}
+
+int queue_pool_take(const char *data_dir, const char *dst)
+{
+	pthread_mutex_lock(&queue_pool_mu);
+	if (!queue_pool_scanned)
+		queue_pool_scan_locked(data_dir);
+	unsigned long n = queue_pool_n ? queue_pool_names[--queue_pool_n] : 0;
+	pthread_mutex_unlock(&queue_pool_mu);
+	if (n == 0)
+		return -1;
+	char name[32], path[PATH_MAX];
+	snprintf(name, sizeof name, "F%lu", n);
+	if (queue_store_path(path, data_dir, "free", name, NULL) < 0 || rename(path, dst) < 0)
+		return -1;
+	return 0;
+}
+
+int queue_pool_put(const char *data_dir, const char *src)
+{
+	pthread_mutex_lock(&queue_pool_mu);
+	if (!queue_pool_scanned)
+		queue_pool_scan_locked(data_dir);
+	if (queue_pool_names == NULL || queue_pool_n >= QUEUE_POOL_MAX) {
+		pthread_mutex_unlock(&queue_pool_mu);
+		return -1;
+	}
+	unsigned long n = queue_pool_next++;
+	pthread_mutex_unlock(&queue_pool_mu);
+	char name[32], path[PATH_MAX];
+	snprintf(name, sizeof name, "F%lu", n);
+	if (queue_store_path(path, data_dir, "free", name, NULL) < 0 || rename(src, path) < 0)
+		return -1;
+	pthread_mutex_lock(&queue_pool_mu);
+	if (queue_pool_n < QUEUE_POOL_MAX)
+		queue_pool_names[queue_pool_n++] = n;
+	pthread_mutex_unlock(&queue_pool_mu);
+	return 0;
+}
+
 static int queue_remove_files(const char *data_dir, const char *id, bool sync)
 {
 	char path[PATH_MAX];
@@ -184,7 +261,8 @@ static int queue_remove_files(const char *data_dir, const char *id, bool sync)
 	if (queue_store_path(path, data_dir, "msg", id, NULL) < 0)
 		return -1;
 	int missing = 0;
-	if (unlink(path) < 0) {
+	/* Into the pool rather than deleted: its inode serves the next message. */
+	if (queue_pool_put(data_dir, path) < 0 && unlink(path) < 0) {
 		if (errno != ENOENT)
 			return -1;
 		missing = 1;

@@ -14,7 +14,9 @@
  *                       "done IDX", "failed IDX TEXT", "defer IDX UNIXTIME
  *                       ATTEMPTS TEXT". Later lines win. "done"/"failed"
  *                       are fdatasync'ed before the delivery counts.
- *   queue/drop/         messages injected by `tern sendmail` (later issue)
+ *   queue/drop/         messages injected by `tern sendmail` (queue_drop.h)
+ *   queue/free/F<n>     finished message files kept for reuse by the next
+ *                       writer (inode recycling; never read as messages)
  *
  * A message's state is which files exist: tmp/ID = not accepted,
  * msg/ID = accepted (250 sent only after file and directory are flushed),

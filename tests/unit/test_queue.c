@@ -777,6 +777,33 @@ static void test_queue_kill9(void **state)
 	}
 }
 
+/* A removed message's file is recycled for the next one: a shorter
+ * message written over a longer one must load exactly (old tail cut). */
+static void test_queue_recycled_files(void **state)
+{
+	struct tq *t = *state;
+	struct queue_env env;
+	struct queue_rcpt rcpts[3];
+	static unsigned char big[200000];
+	test_queue_fill_random(big, sizeof big, 7);
+	/* the pool belongs to the process: put this data-dir's first file in it */
+	test_queue_env(&env, rcpts);
+	test_queue_store_msg(t, &env, big, sizeof big, 4096);
+	assert_int_equal(queue_remove(t->dir, env.id), 0);
+	assert_false(test_queue_exists(t, "msg", env.id));
+	assert_int_equal(test_queue_count(t, "free"), 1);
+
+	struct queue_env small;
+	struct queue_rcpt r2[3];
+	test_queue_env(&small, r2);
+	test_queue_store_msg(t, &small, "short\n", 6, 6);
+	assert_int_equal(test_queue_count(t, "free"), 0); /* taken from the pool */
+	struct queue_env got;
+	assert_int_equal(queue_load(t->dir, small.id, &got), 0);
+	test_queue_check_content(t, &got, "short\n", 6);
+	queue_env_free(&got);
+}
+
 static int test_queue_strcmp(const void *a, const void *b)
 {
 	return strcmp(a, b);
@@ -866,6 +893,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_queue_recover_fresh, test_queue_setup,
 		                                test_queue_teardown),
 		cmocka_unit_test_setup_teardown(test_queue_kill9, test_queue_setup,
+		                                test_queue_teardown),
+		cmocka_unit_test_setup_teardown(test_queue_recycled_files, test_queue_setup,
 		                                test_queue_teardown),
 		cmocka_unit_test_setup_teardown(test_queue_ids, test_queue_setup,
 		                                test_queue_teardown),
