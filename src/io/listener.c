@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "io/io.h"
 
@@ -53,11 +54,24 @@ struct io_listener *io_listen(struct io_loop *l, const char *addr, int port, io_
 		return NULL;
 	li->cb = cb;
 	li->arg = arg;
-	li->ev = evconnlistener_new_bind(io_loop_base(l), io_listener_accept_cb, li,
-	                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 4096,
-	                                 (struct sockaddr *)&ss, (int)sslen);
+	/* The socket is made here rather than by libevent so that an IPv6
+	 * listener is IPv6 only: "[::]:25" and "0.0.0.0:25" can then coexist,
+	 * as they would in Postfix (inet_protocols = all). */
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+	    (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) ||
+	    bind(fd, (struct sockaddr *)&ss, sslen) < 0 || listen(fd, 4096) < 0) {
+		snprintf(err, errlen, "cannot listen on %s port %d: %s", addr, port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		free(li);
+		return NULL;
+	}
+	li->ev = evconnlistener_new(io_loop_base(l), io_listener_accept_cb, li, LEV_OPT_CLOSE_ON_FREE, -1, fd);
 	if (li->ev == NULL) {
 		snprintf(err, errlen, "cannot listen on %s port %d: %s", addr, port, strerror(errno));
+		close(fd);
 		free(li);
 		return NULL;
 	}
