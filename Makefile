@@ -93,11 +93,11 @@ install: all
 
 # --- fuzzing: make fuzz [FUZZ_TIME=60]
 FUZZ_TIME ?= 30
-FUZZ_LIBSRC = $(wildcard src/base/*.c src/proto/*.c src/conf/*.c)
+FUZZ_LIBSRC = $(wildcard src/base/*.c src/proto/*.c src/conf/*.c src/queue/*.c)
 fuzz: fuzz-deps
 	@mkdir -p build/fuzz
 	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
-	  clang -std=c11 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined -o build/fuzz/$$n $$f $(FUZZ_LIBSRC) || exit 1; \
+	  clang -std=c11 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined -o build/fuzz/$$n $$f $(FUZZ_LIBSRC) -lcrypt -lpthread || exit 1; \
 	  mkdir -p fuzz/corpus/$$n build/fuzz/corpus-$$n; \
 	  ./build/fuzz/$$n -max_total_time=$(FUZZ_TIME) -max_len=4096 -artifact_prefix=build/fuzz/$$n- build/fuzz/corpus-$$n fuzz/corpus/$$n || exit 1; \
 	done
