@@ -7,7 +7,8 @@ PKGS     = libevent libevent_openssl openssl libcares libcrypt
 
 BUILD_DEBS = gcc make pkg-config libevent-dev libc-ares-dev libssl-dev libcrypt-dev openssl
 TEST_DEBS  = libcmocka-dev python3-pytest python3-aiosmtpd dnsmasq-base bind9-dnsutils swaks \
-             libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl whois curl fetchmail
+             libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl whois curl fetchmail \
+             postfix
 FUZZ_DEBS  = clang libclang-rt-14-dev
 
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
