@@ -561,3 +561,25 @@ def test_queue_usage_errors(servers, tmp_path):
     for args in (["frobnicate"], ["show"], ["delete"], ["list", "extra"], ["flush", "x"]):
         r = queue(srv, *args)
         assert r.returncode == 64, (args, r)
+
+
+def test_mailq_shows_injected_mail_before_the_server_picks_it_up(servers, tmp_path):
+    """With the server stopped, a message just given to sendmail is listed
+    by mailq as queued (text and JSON); once the server has run it is gone
+    from the list and in the Maildir."""
+    srv = servers(tmp_path, start=False)
+    r = sendmail(srv, ["bob@%s" % DOMAIN], b"Subject: waiting\n\nfor pickup\n")
+    assert r.returncode == 0, r.stderr
+    listed = queue_json(srv)
+    assert len(listed) == 1, listed
+    msg = listed[0]
+    assert re.fullmatch(r"[A-Za-z0-9]+", msg["id"])
+    assert msg["sender"] == "%s@%s" % (login_name(), HOSTNAME)
+    assert msg["recipients"] == [{"address": "bob@%s" % DOMAIN, "state": "queued", "last_error": None}]
+    text = queue(srv).stdout.decode()
+    assert msg["id"] in text and "bob@%s" % DOMAIN in text and "1 Request." in text
+
+    srv.start()
+    srv.wait_for_mail(DOMAIN, "bob", 1)
+    srv.wait_queue_empty()
+    assert poll_until(lambda: queue_json(srv) == [], 5)
