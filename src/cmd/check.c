@@ -50,10 +50,7 @@ int cmd_check(int argc, char **argv)
 	/* A file named by -c or TERN_CONFIG that is missing fails in
 	 * conf_load like any unreadable file: "FILE: No such file ...". */
 	path = conf_choose_path(explicit_path, &must_exist);
-	if (path != NULL)
-		r = conf_load(path, &c, err, sizeof err);
-	else
-		r = conf_load_default(&c, err, sizeof err);
+	r = conf_load_chosen(path, 0, &c, err, sizeof err);
 	if (r < 0) {
 		fprintf(stderr, "%s\n", err);
 		return EX_CONFIG;

@@ -614,9 +614,7 @@ static int sendmail_load_conf(const char *explicit_path, struct conf *c)
 	char err[1024];
 	bool must_exist = false;
 	const char *path = conf_choose_path(explicit_path, &must_exist);
-	int r = path ? conf_load_flags(path, CONF_LOAD_NO_USERS, c, err, sizeof err)
-	             : conf_load_default(c, err, sizeof err);
-	if (r < 0) {
+	if (conf_load_chosen(path, CONF_LOAD_NO_USERS, c, err, sizeof err) < 0) {
 		fprintf(stderr, "tern sendmail: %s\n", err);
 		return EX_CONFIG;
 	}

@@ -116,7 +116,7 @@ static void serve_stop_cb(void *arg)
 static int serve_load(const char *path, struct conf *c)
 {
 	char err[1024];
-	int rc = path ? conf_load(path, c, err, sizeof err) : conf_load_default(c, err, sizeof err);
+	int rc = conf_load_chosen(path, 0, c, err, sizeof err);
 	if (rc < 0)
 		log_msg("%s", err);
 	return rc;

@@ -758,3 +758,8 @@ const struct conf_alias *conf_find_alias(const struct conf *c, const char *addre
 			return &c->aliases[i];
 	return NULL;
 }
+
+int conf_load_chosen(const char *path, unsigned flags, struct conf *c, char *err, size_t errlen)
+{
+	return path ? conf_load_flags(path, flags, c, err, errlen) : conf_load_default(c, err, errlen);
+}

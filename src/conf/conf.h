@@ -96,6 +96,9 @@ const char *conf_choose_path(const char *explicit_path, bool *must_exist);
 int conf_load(const char *path, struct conf *c, char *err, size_t errlen);
 /* conf_load with CONF_LOAD_* flags. */
 int conf_load_flags(const char *path, unsigned flags, struct conf *c, char *err, size_t errlen);
+/* conf_load_flags(path), or the embedded default when path is NULL (what
+ * conf_choose_path() returned): the one way every command face loads. */
+int conf_load_chosen(const char *path, unsigned flags, struct conf *c, char *err, size_t errlen);
 /* The embedded default of CONTRACT.md (loopback ports, ./tern-data). */
 int conf_load_default(struct conf *c, char *err, size_t errlen);
 void conf_free(struct conf *c);

@@ -38,7 +38,6 @@ typedef void (*io_accept_cb)(void *arg, int fd, const struct sockaddr *sa, sockl
 struct io_listener *io_listen(struct io_loop *l, const char *addr, int port, io_accept_cb cb, void *arg,
                               char *err, size_t errlen);
 void io_listener_free(struct io_listener *li);
-void io_listener_pause(struct io_listener *li);
 
 /* Connections. */
 struct io_conn_handlers {
@@ -82,7 +81,6 @@ struct io_workers;
 struct io_workers *io_workers_new(struct io_loop *l, int nthreads);
 void io_workers_submit(struct io_workers *w, void (*work)(void *arg), void (*done)(void *arg), void *arg);
 void io_workers_free(struct io_workers *w);
-unsigned io_workers_busy(struct io_workers *w);
 
 /* "1.2.3.4" / "::1" from a socket address; is it loopback. */
 void io_addr_text(const struct sockaddr *sa, char *out, size_t outlen);

@@ -78,11 +78,6 @@ struct io_listener *io_listen(struct io_loop *l, const char *addr, int port, io_
 	return li;
 }
 
-void io_listener_pause(struct io_listener *li)
-{
-	evconnlistener_disable(li->ev);
-}
-
 void io_listener_free(struct io_listener *li)
 {
 	if (li == NULL)

@@ -29,7 +29,6 @@ struct io_workers {
 	pthread_t *threads;
 	int nthreads;
 	bool stopping;
-	unsigned busy;                   /* submitted and not yet done */
 	int pipefd[2];
 	struct event *ev;
 };
@@ -80,7 +79,6 @@ static void io_workers_wake_cb(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&w->mu);
 	while (j) {
 		struct io_job *next = j->next;
-		w->busy--;
 		if (j->done)
 			j->done(j->arg);
 		free(j);
@@ -116,7 +114,6 @@ void io_workers_submit(struct io_workers *w, void (*work)(void *arg), void (*don
 	j->done = done;
 	j->arg = arg;
 	j->next = NULL;
-	w->busy++;
 	pthread_mutex_lock(&w->mu);
 	if (w->tail)
 		w->tail->next = j;
@@ -125,11 +122,6 @@ void io_workers_submit(struct io_workers *w, void (*work)(void *arg), void (*don
 	w->tail = j;
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
-}
-
-unsigned io_workers_busy(struct io_workers *w)
-{
-	return w->busy;
 }
 
 /* Finish every queued job (their done() callbacks run here too), then stop. */

@@ -77,12 +77,6 @@ struct auth_job {
 };
 
 static struct auth_entry auth_table[AUTH_TABLE_SIZE];
-static unsigned auth_npending;
-
-unsigned auth_pending(void)
-{
-	return auth_npending;
-}
 
 static uint64_t auth_now_ms(void)
 {
@@ -177,7 +171,6 @@ static void auth_answer_cb(void *arg)
 	void (*done)(void *, enum auth_result) = j->done;
 	void *darg = j->arg;
 	enum auth_result r = j->result;
-	auth_npending--;
 	/* Freed first: done() may start another check for the same session. */
 	auth_job_free(j);
 	done(darg, r);
@@ -259,7 +252,6 @@ void auth_check(struct server *srv, const char *client_addr, bool loopback, cons
 	j->started = auth_now_ms();
 	snprintf(j->addr, sizeof j->addr, "%s", client_addr ? client_addr : "");
 	snprintf(j->user, sizeof j->user, "%s", user ? user : "");
-	auth_npending++;
 
 	struct auth_entry *e = auth_entry_get(j->addr, j->started);
 	if (auth_entry_throttled(e, j->started) || e->inflight >= AUTH_MAX_INFLIGHT) {

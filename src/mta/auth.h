@@ -36,7 +36,4 @@ enum auth_result {
 void auth_check(struct server *srv, const char *client_addr, bool loopback, const char *user, const char *pass,
                 void (*done)(void *arg, enum auth_result r), void *arg);
 
-/* Checks started and not yet answered (for shutdown). */
-unsigned auth_pending(void);
-
 #endif

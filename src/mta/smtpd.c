@@ -54,7 +54,8 @@ struct smtpd_session {
 	/* transaction */
 	struct recipient_list rcpts;  /* final addresses */
 	struct recipient_list orcpts; /* as given, index-aligned with rcpts */
-	struct queue_writer *w;
+	struct queue_writer *w;       /* the message being received (loop thread only) */
+	struct queue_writer *commit_w; /* handed to the commit job (worker thread only) */
 	char qid[QUEUE_ID_MAX];
 	char sender[SMTP_PATH_MAX + 8];
 	time_t arrival;
@@ -377,9 +378,9 @@ static int smtpd_op_data_write(void *ctx, const char *p, size_t n)
 static void smtpd_commit_work(void *arg)
 {
 	struct smtpd_session *ss = arg;
-	ss->commit_rc = queue_commit_durable(ss->srv->conf->data_dir, ss->w);
+	ss->commit_rc = queue_commit_durable(ss->srv->conf->data_dir, ss->commit_w);
 	ss->commit_errno = errno;
-	ss->w = NULL; /* freed by the commit, on success or failure */
+	ss->commit_w = NULL; /* freed by the commit, on success or failure */
 }
 
 static void smtpd_commit_done(void *arg)
@@ -415,6 +416,8 @@ static void smtpd_op_data_commit(void *ctx, const struct smtp_data *d)
 	ss->nrcpt_msg = (unsigned)ss->rcpts.n;
 	(void)d;
 	ss->committing = true;
+	ss->commit_w = ss->w;
+	ss->w = NULL;
 	io_workers_submit(ss->srv->commit_pool, smtpd_commit_work, smtpd_commit_done, ss);
 }
 

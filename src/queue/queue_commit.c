@@ -19,7 +19,6 @@ static pthread_mutex_t queue_commit_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t queue_commit_cv = PTHREAD_COND_INITIALIZER;
 static uint64_t queue_commit_renamed, queue_commit_synced;
 static bool queue_commit_flushing;
-static int queue_commit_last_err;
 
 /* Wait until a flush of msg/ that started after this call's change has
  * finished, starting one if none is running. */
@@ -40,7 +39,6 @@ int queue_commit_sync_shared(const char *data_dir)
 		int e = errno;
 		pthread_mutex_lock(&queue_commit_mu);
 		queue_commit_flushing = false;
-		queue_commit_last_err = r < 0 ? e : 0;
 		if (r == 0)
 			queue_commit_synced = target;
 		pthread_cond_broadcast(&queue_commit_cv);
