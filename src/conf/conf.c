@@ -436,6 +436,12 @@ static int conf_kw_queue_lifetime(struct conf_parser *p, char **argv, int argc)
 	return conf_kw_duration(p, "queue-lifetime", argv[1], &p->c->queue_lifetime);
 }
 
+static int conf_kw_command_timeout(struct conf_parser *p, char **argv, int argc)
+{
+	(void)argc;
+	return conf_kw_duration(p, "command-timeout", argv[1], &p->c->command_timeout);
+}
+
 static const struct conf_keyword conf_keywords[] = {
 	{"hostname", 1, 1, false, "NAME", conf_kw_hostname},
 	{"data-dir", 1, 1, false, "DIR", conf_kw_data_dir},
@@ -452,6 +458,7 @@ static const struct conf_keyword conf_keywords[] = {
 	{"max-message-size", 1, 1, false, "SIZE", conf_kw_max_size},
 	{"queue-retry", 2, 2, false, "MIN MAX", conf_kw_queue_retry},
 	{"queue-lifetime", 1, 1, false, "DURATION", conf_kw_queue_lifetime},
+	{"command-timeout", 1, 1, false, "DURATION", conf_kw_command_timeout},
 };
 #define CONF_NKEYWORDS (sizeof conf_keywords / sizeof conf_keywords[0])
 
@@ -505,6 +512,7 @@ static void conf_init(struct conf *c)
 	c->queue_retry_min = 5 * 60;
 	c->queue_retry_max = 60 * 60;
 	c->queue_lifetime = 5 * 86400;
+	c->command_timeout = 5 * 60; /* RFC 5321 4.5.3.2.7 */
 }
 
 static int conf_add_listen(struct conf *c, const char *addr, int port, enum conf_role role)

@@ -65,6 +65,7 @@ struct conf {
 	uint64_t max_message_size;
 	unsigned queue_retry_min, queue_retry_max;  /* seconds */
 	unsigned queue_lifetime;                    /* seconds */
+	unsigned command_timeout;                   /* seconds a session may stay silent */
 
 	/* The same values parsed, so that consumers need not parse them again. */
 	char *relay_name;   /* relay-host without brackets or port; NULL without relay-host */

@@ -93,5 +93,7 @@ void conf_print(const struct conf *c, void *stdio_file)
 	conf_print_duration(f, c->queue_retry_max);
 	fputs("\nqueue-lifetime ", f);
 	conf_print_duration(f, c->queue_lifetime);
+	fputs("\ncommand-timeout ", f);
+	conf_print_duration(f, c->command_timeout);
 	fputc('\n', f);
 }

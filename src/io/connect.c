@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "io/client.h"
-#include "io/tls.h"
+#include "io/io_internal.h"
 
 struct io_connect_tls {
 	struct io_tls *tls;  /* owned */

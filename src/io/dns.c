@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/io.h"
+#include "io/io_internal.h"
 
 #define DNS_MAX_SOCKS 16
 

@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-struct event_base;  /* opaque to callers */
 struct io_loop;
 struct io_conn;
 struct io_timer;
@@ -23,7 +22,6 @@ struct io_loop *io_loop_new(void);
 void io_loop_free(struct io_loop *l);
 int io_loop_run(struct io_loop *l);
 void io_loop_exit(struct io_loop *l);
-struct event_base *io_loop_base(struct io_loop *l);
 /* Run cb on the loop when signo arrives. */
 int io_loop_signal(struct io_loop *l, int signo, void (*cb)(void *arg), void *arg);
 
@@ -39,11 +37,40 @@ struct io_listener *io_listen(struct io_loop *l, const char *addr, int port, io_
                               char *err, size_t errlen);
 void io_listener_free(struct io_listener *li);
 
-/* Connections. */
+/*
+ * Connections, with back-pressure built in (docs/architecture.md,
+ * "Back-pressure"). The owner does not read the socket: io feeds it.
+ *
+ * feed(arg, p, n) is given buffered input and returns how much it used.
+ * It is called again while it makes progress, and only while the output
+ * still waiting for the peer is under IO_CONN_OUT_HIGH: a peer that does
+ * not read its replies stops being fed (and read from) until the output
+ * has fallen to IO_CONN_OUT_LOW. An owner that waits for something (a
+ * commit, a password check) consumes nothing and calls io_conn_kick()
+ * when the wait is over. produce(arg), when set, comes first: it writes
+ * the next part of a long answer (a listing, a message) and returns true
+ * while it has more, under the same high-water mark.
+ *
+ * The owner writes its replies with io_conn_write(). Every engine of
+ * tern answers each command with a bounded amount and stops consuming
+ * input while its own reply buffer is full, so a session's memory is
+ * bounded by the constants below plus the engine's (the limits table).
+ *
+ * Freeing a connection from any of its callbacks is allowed: the memory
+ * goes once the callback has returned (nothing is touched after it).
+ */
+#define IO_CONN_IN_MAX   (64 * 1024)  /* input buffered before reading pauses */
+#define IO_CONN_OUT_HIGH (64 * 1024)  /* output that stops feeding */
+#define IO_CONN_OUT_LOW  (16 * 1024)  /* ...until it falls to this */
+
 struct io_conn_handlers {
-	void (*readable)(void *arg);          /* new input is in the buffer */
+	size_t (*feed)(void *arg, const char *p, size_t n); /* NULL: readable() instead */
+	bool (*produce)(void *arg);           /* optional; see above */
+	void (*readable)(void *arg);          /* without feed: new input is in the buffer */
 	void (*drained)(void *arg);           /* all output was handed to the kernel */
-	void (*closed)(void *arg, const char *why); /* EOF, error or timeout: free the conn */
+	void (*idle)(void *arg);              /* no input for the read timeout: write a last
+	                                       * line and io_conn_finish(); NULL: closed("timeout") */
+	void (*closed)(void *arg, const char *why); /* EOF, error, timeout, or finished: free the conn */
 	void (*tls_ready)(void *arg);         /* a TLS handshake completed */
 	void (*connected)(void *arg);         /* an outgoing connection is up */
 };
@@ -55,7 +82,13 @@ size_t io_conn_input_len(struct io_conn *c);
 void io_conn_consume(struct io_conn *c, size_t n);
 int io_conn_write(struct io_conn *c, const void *p, size_t n);
 size_t io_conn_output_len(struct io_conn *c);
-/* Idle timeout for reads, in seconds (0 disables). */
+/* Feed (and produce) again on the next loop turn: the owner's wait ended. */
+void io_conn_kick(struct io_conn *c);
+/* Stop reading; once every octet written has left, closed(arg, why)
+ * follows (or closed(arg, "write timeout") if the peer stops reading). */
+void io_conn_finish(struct io_conn *c, const char *why);
+/* Idle timeout for reads and for a write making no progress, in seconds
+ * (0 disables). */
 void io_conn_set_timeout(struct io_conn *c, unsigned read_s, unsigned write_s);
 void io_conn_pause_read(struct io_conn *c, bool paused);
 /* Start TLS as a server on this connection (STARTTLS or implicit). */

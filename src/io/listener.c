@@ -3,9 +3,18 @@
  * EAGAIN (libevent's evconnlistener does both) keep bursts of new
  * connections from stalling, the failure seen in servers with a backlog
  * of 5.
+ *
+ * Out of descriptors (EMFILE, ENFILE, also ENOBUFS/ENOMEM): the pending
+ * connection stays in the kernel's queue, so the listening socket stays
+ * readable and an evconnlistener would be called again at once, for
+ * ever (libevent's documented behaviour without an error callback). The
+ * listener is paused instead, and resumed when a connection of ours is
+ * closed (io_listener_fd_released) or, for descriptors freed elsewhere
+ * (a worker's file), after IO_LISTENER_RETRY_MS.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <event2/event.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -13,13 +22,67 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io/io.h"
+#include "base/log.h"
+#include "io/io_internal.h"
+
+#define IO_LISTENER_RETRY_MS 250
 
 struct io_listener {
 	struct evconnlistener *ev;
+	struct event *retry;        /* resumes a paused listener */
 	io_accept_cb cb;
 	void *arg;
+	bool paused;
+	struct io_listener *pnext;  /* the paused list */
 };
+
+/* Listeners paused for want of descriptors (loop thread only). */
+static struct io_listener *io_listener_paused;
+
+static void io_listener_resume(struct io_listener *li)
+{
+	struct io_listener **pp = &io_listener_paused;
+	while (*pp && *pp != li)
+		pp = &(*pp)->pnext;
+	if (*pp)
+		*pp = li->pnext;
+	li->paused = false;
+	evtimer_del(li->retry);
+	evconnlistener_enable(li->ev);
+}
+
+void io_listener_fd_released(void)
+{
+	while (io_listener_paused)
+		io_listener_resume(io_listener_paused);
+}
+
+static void io_listener_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct io_listener *li = arg;
+	if (li->paused)
+		io_listener_resume(li);
+}
+
+static void io_listener_error_cb(struct evconnlistener *ev, void *arg)
+{
+	(void)ev;
+	struct io_listener *li = arg;
+	int e = EVUTIL_SOCKET_ERROR();
+	if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM)
+		return; /* ECONNABORTED and the like: that one connection is gone */
+	if (li->paused)
+		return;
+	log_msg("accept: %s; new connections wait until a descriptor is free", strerror(e));
+	evconnlistener_disable(li->ev);
+	li->paused = true;
+	li->pnext = io_listener_paused;
+	io_listener_paused = li;
+	struct timeval tv = {.tv_sec = 0, .tv_usec = IO_LISTENER_RETRY_MS * 1000};
+	evtimer_add(li->retry, &tv);
+}
 
 static void io_listener_accept_cb(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa, int salen,
                                   void *arg)
@@ -69,12 +132,17 @@ struct io_listener *io_listen(struct io_loop *l, const char *addr, int port, io_
 		return NULL;
 	}
 	li->ev = evconnlistener_new(io_loop_base(l), io_listener_accept_cb, li, LEV_OPT_CLOSE_ON_FREE, -1, fd);
-	if (li->ev == NULL) {
+	li->retry = li->ev ? evtimer_new(io_loop_base(l), io_listener_retry_cb, li) : NULL;
+	if (li->ev == NULL || li->retry == NULL) {
 		snprintf(err, errlen, "cannot listen on %s port %d: %s", addr, port, strerror(errno));
-		close(fd);
+		if (li->ev)
+			evconnlistener_free(li->ev); /* closes fd */
+		else
+			close(fd);
 		free(li);
 		return NULL;
 	}
+	evconnlistener_set_error_cb(li->ev, io_listener_error_cb);
 	return li;
 }
 
@@ -82,6 +150,14 @@ void io_listener_free(struct io_listener *li)
 {
 	if (li == NULL)
 		return;
+	if (li->paused) {
+		struct io_listener **pp = &io_listener_paused;
+		while (*pp && *pp != li)
+			pp = &(*pp)->pnext;
+		if (*pp)
+			*pp = li->pnext;
+	}
+	event_free(li->retry);
 	evconnlistener_free(li->ev);
 	free(li);
 }

@@ -4,7 +4,7 @@
 #include <event2/event.h>
 #include <stdlib.h>
 
-#include "io/io.h"
+#include "io/io_internal.h"
 
 struct io_loop {
 	struct event_base *base;

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
-#include "io/tls.h"
+#include "io/io_internal.h"
 
 struct io_tls {
 	SSL_CTX *ctx;

@@ -9,12 +9,10 @@
 #include <stddef.h>
 
 struct io_tls;
-typedef struct ssl_st SSL;
 
 /* cert/key NULL: use (creating when missing) DATA_DIR/tls/{cert,key}.pem. */
 struct io_tls *io_tls_new(const char *cert, const char *key, const char *data_dir, const char *hostname,
                           char *err, size_t errlen);
 void io_tls_free(struct io_tls *t);
-SSL *io_tls_new_ssl(struct io_tls *t);
 
 #endif

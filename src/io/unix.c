@@ -17,7 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "io/io.h"
+#include "io/io_internal.h"
 
 #define IO_UNIX_BACKLOG 64
 

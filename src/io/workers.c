@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
-#include "io/io.h"
+#include "io/io_internal.h"
 
 struct io_job {
 	void (*work)(void *);

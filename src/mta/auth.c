@@ -188,8 +188,8 @@ static void auth_answer_later(struct auth_job *j, uint64_t ms)
 static void auth_log(const char *what, const struct auth_job *j, unsigned failures)
 {
 	struct buf u;
-	buf_init(&u, 4 * AUTH_USER_LOG_MAX + 8);
-	buf_put_escaped(&u, j->user, strlen(j->user), AUTH_USER_LOG_MAX);
+	buf_init(&u, LOG_VALUE_MAX);
+	log_put_value(&u, j->user, strlen(j->user), AUTH_USER_LOG_MAX);
 	log_msg("auth %s user=%s client=[%s] failures=%u", what, u.data ? u.data : "", j->addr, failures);
 	buf_free(&u);
 }

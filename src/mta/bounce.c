@@ -61,9 +61,11 @@ int bounce_queue(const struct conf *conf, const struct queue_env *env, const str
 			if (strncasecmp(rcpts[i].addr, "postmaster@", 11) == 0)
 				to_postmaster = true;
 		if (to_postmaster || conf->ndomains == 0) {
-			for (size_t i = 0; i < n; i++)
-				log_msg("%s to=<%s> status=bounced reason=\"%s\" dsn=none (null sender, dropped)", env->id,
-				        rcpts[i].addr, rcpts[i].diagnostic);
+			for (size_t i = 0; i < n; i++) {
+				char t[LOG_VALUE_MAX], why[LOG_VALUE_MAX];
+				log_msg("%s to=%s status=bounced reason=%s dsn=none note=\"null sender, dropped\"", env->id,
+				        log_addr(t, sizeof t, rcpts[i].addr), log_value(why, sizeof why, rcpts[i].diagnostic));
+			}
 			return 1;
 		}
 		snprintf(pm, sizeof pm, "postmaster@%s", conf->domains[0]);
@@ -110,9 +112,11 @@ int bounce_queue(const struct conf *conf, const struct queue_env *env, const str
 		queue_writer_abort(w);
 	if (rc == 0) {
 		memcpy(id_out, b.id, QUEUE_ID_MAX);
-		for (size_t i = 0; i < n; i++)
-			log_msg("%s to=<%s> status=bounced reason=\"%s\" dsn=%s", env->id, rcpts[i].addr, rcpts[i].diagnostic,
-			        b.id);
+		for (size_t i = 0; i < n; i++) {
+			char t[LOG_VALUE_MAX], why[LOG_VALUE_MAX];
+			log_msg("%s to=%s status=bounced reason=%s dsn=%s", env->id, log_addr(t, sizeof t, rcpts[i].addr),
+			        log_value(why, sizeof why, rcpts[i].diagnostic), b.id);
+		}
 	} else {
 		log_msg("%s error=\"cannot queue the bounce: %s\"", env->id, strerror(errno));
 	}

@@ -139,7 +139,9 @@ static void delivery_defer(const struct conf *conf, const struct queue_env *env,
 	unsigned att = r->attempts + 1;
 	time_t next = now + delivery_backoff(conf, att);
 	queue_mark(conf->data_dir, env->id, idx, QUEUE_RCPT_PENDING, next, att, text, false);
-	log_msg("%s to=<%s> status=deferred reason=\"%s\" retry_in=%lds", env->id, r->addr, text, (long)(next - now));
+	char to[LOG_VALUE_MAX], why[LOG_VALUE_MAX];
+	log_msg("%s to=%s status=deferred reason=%s retry_in=%lds", env->id, log_addr(to, sizeof to, r->addr),
+	        log_value(why, sizeof why, text), (long)(next - now));
 	if (res->next_try == 0 || next < res->next_try)
 		res->next_try = next;
 }
@@ -220,7 +222,9 @@ void delivery_attempt(const struct conf *conf, const char *id, struct delivery_r
 		char path[4096];
 		if (delivery_local(conf, env, i, r->addr, path, sizeof path) == 0) {
 			sent[nsent++] = i;
-			log_msg("%s to=<%s> status=sent mailbox=%s delay=%lds", id, r->addr, path, (long)(now - env->arrival));
+			char to[LOG_VALUE_MAX], box[LOG_VALUE_MAX];
+			log_msg("%s to=%s status=sent mailbox=%s delay=%lds", id, log_addr(to, sizeof to, r->addr),
+			        log_value(box, sizeof box, path), (long)(now - env->arrival));
 			continue;
 		}
 		char err[256];
@@ -264,6 +268,16 @@ void delivery_attempt(const struct conf *conf, const char *id, struct delivery_r
 	free(env);
 }
 
+/* A remote recipient's 250: the exchanger and its reply are the peer's
+ * text, quoted so that they cannot forge fields. */
+static void delivery_log_sent(const struct queue_env *env, const struct relay_rcpt *rr, time_t now)
+{
+	char to[LOG_VALUE_MAX], mx[LOG_VALUE_MAX], reply[LOG_VALUE_MAX];
+	log_msg("%s to=%s status=sent relay=%s reply=%s delay=%lds", env->id,
+	        log_addr(to, sizeof to, env->rcpts[rr->idx].addr), log_value(mx, sizeof mx, rr->mx),
+	        log_value(reply, sizeof reply, rr->text), (long)(now - env->arrival));
+}
+
 void delivery_record(const struct conf *conf, struct delivery_result *res, const struct relay_rcpt *rr, size_t n)
 {
 	struct queue_env *env = res->env;
@@ -278,8 +292,7 @@ void delivery_record(const struct conf *conf, struct delivery_result *res, const
 	if (all && pending == n) {
 		time_t now = time(NULL);
 		for (size_t k = 0; k < n; k++)
-			log_msg("%s to=<%s> status=sent relay=%s reply=\"%s\" delay=%lds", env->id, env->rcpts[rr[k].idx].addr,
-			        rr[k].mx, rr[k].text, (long)(now - env->arrival));
+			delivery_log_sent(env, &rr[k], now);
 		if (queue_commit_remove(conf->data_dir, env->id) == 0)
 			log_msg("%s removed", env->id);
 		res->finished = true;
@@ -294,8 +307,7 @@ void delivery_record(const struct conf *conf, struct delivery_result *res, const
 		const struct queue_rcpt *r = &env->rcpts[i];
 		if (rr[k].delivered) {
 			queue_mark(conf->data_dir, env->id, i, QUEUE_RCPT_DONE, 0, r->attempts + 1, NULL, false);
-			log_msg("%s to=<%s> status=sent relay=%s reply=\"%s\" delay=%lds", env->id, r->addr, rr[k].mx,
-			        rr[k].text, (long)(now - env->arrival));
+			delivery_log_sent(env, &rr[k], now);
 		} else if (rr[k].permanent) {
 			delivery_fail(conf, env, i, rr[k].status, rr[k].mx, rr[k].text, rr[k].mx[0] != '\0', f);
 		} else {

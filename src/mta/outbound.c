@@ -51,7 +51,11 @@ static void outbound_req_done(void *arg, struct relay_req *req)
 {
 	struct outbound_job *j = arg;
 	if (req->tls[0])
-		log_msg("%s relay domain=%s tls=\"%s\"", j->res->env->id, req->domain, req->tls);
+	{
+		char dom[LOG_VALUE_MAX], tls[LOG_VALUE_MAX];
+		log_msg("%s relay domain=%s tls=%s", j->res->env->id, log_value(dom, sizeof dom, req->domain),
+		        log_value(tls, sizeof tls, req->tls));
+	}
 	if (--j->pending > 0)
 		return;
 	io_workers_submit(j->srv->delivery_pool, outbound_record_work, outbound_record_done, j);

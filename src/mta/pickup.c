@@ -61,22 +61,19 @@ static bool pickup_parse(const char *addr, bool is_sender, struct smtp_addr *a)
 	       used == (size_t)n;
 }
 
-static void pickup_log_name(struct buf *b, const char *s)
-{
-	buf_put_escaped(b, s, strlen(s), 300);
-}
 
 /* uid (uid_t)-1: the file could not be examined. */
 static void pickup_quarantine(const char *data_dir, const char *name, uid_t uid, const char *why)
 {
-	char moved[QUEUE_ID_MAX + 8], who[32] = "";
+	char moved[QUEUE_ID_MAX + 8], who[32] = "", nm[LOG_VALUE_MAX], reason[LOG_VALUE_MAX];
 	if (uid != (uid_t)-1)
 		snprintf(who, sizeof who, " uid=%u", (unsigned)uid);
+	log_value(nm, sizeof nm, name);
+	log_value(reason, sizeof reason, why);
 	if (queue_drop_quarantine(data_dir, name, moved, sizeof moved) == 0)
-		log_msg("drop-file=%s%s status=refused reason=\"%s\" action=moved-to-queue/corrupt/%s", name, who, why,
-		        moved);
+		log_msg("drop-file=%s%s status=refused reason=%s action=moved-to-queue/corrupt/%s", nm, who, reason, moved);
 	else
-		log_msg("drop-file=%s%s status=refused reason=\"%s\" error=\"cannot move it: %s\"", name, who, why,
+		log_msg("drop-file=%s%s status=refused reason=%s error=\"cannot move it: %s\"", nm, who, reason,
 		        strerror(errno));
 }
 
@@ -177,12 +174,9 @@ static int pickup_resolve(const struct conf *conf, const char *name, const struc
 				why = smtp_reply_get(r)->text;
 		}
 		if (why) {
-			struct buf b;
-			buf_init(&b, 1024);
-			pickup_log_name(&b, d->rcpts[i]);
-			log_msg("drop-file=%s uid=%u to=<%s> status=skipped reason=\"%s\"", name, (unsigned)d->uid,
-			        b.data ? b.data : "", why);
-			buf_free(&b);
+			char to[LOG_VALUE_MAX], reason[LOG_VALUE_MAX];
+			log_msg("drop-file=%s uid=%u to=%s status=skipped reason=%s", name, (unsigned)d->uid,
+			        log_addr(to, sizeof to, d->rcpts[i]), log_value(reason, sizeof reason, why));
 			continue;
 		}
 		*utf8 = *utf8 || a.utf8;
@@ -263,12 +257,9 @@ static int pickup_one(const struct conf *conf, const char *name, char out[QUEUE_
 	}
 	if (queue_drop_unlink(dd, name, &d) < 0 && errno != ENOENT)
 		log_msg("%s drop-file=%s error=\"cannot remove it: %s\"", env.id, name, strerror(errno));
-	struct buf b;
-	buf_init(&b, 1024);
-	pickup_log_name(&b, d.sender);
-	log_msg("%s accepted from=<%s> size=%llu nrcpt=%zu client=local uid=%u drop-file=%s", env.id,
-	        b.data ? b.data : "", (unsigned long long)d.content_len, rcpts.n, (unsigned)d.uid, name);
-	buf_free(&b);
+	char sender[LOG_VALUE_MAX];
+	log_msg("%s accepted from=%s size=%llu nrcpt=%zu client=local uid=%u drop-file=%s", env.id,
+	        log_addr(sender, sizeof sender, d.sender), (unsigned long long)d.content_len, rcpts.n, (unsigned)d.uid, name);
 	memcpy(out, env.id, QUEUE_ID_MAX);
 	rc = 1;
 out:

@@ -47,10 +47,7 @@
 #include "mta/server.h"
 #include "proto/pop3_server.h"
 
-#define POP3D_IDLE_TIMEOUT 600         /* RFC 1939 3: at least 10 minutes */
-#define POP3D_WRITE_TIMEOUT 600
 #define POP3D_READ 65536               /* file read size while sending a message */
-#define POP3D_OUT_HIGH (256 * 1024)    /* stop reading the file above this much unsent output */
 
 struct pop3d_session {
 	struct pop3d_listener *lst;
@@ -125,7 +122,10 @@ static void pop3d_free(struct pop3d_session *ps)
 static void pop3d_end(struct pop3d_session *ps, const char *why)
 {
 	if (!ps->dead)
-		log_msg("%s disconnect from [%s] reason=%s", ps->sid, ps->addr, why);
+	{
+		char w[LOG_VALUE_MAX];
+		log_msg("%s disconnect from [%s] reason=%s", ps->sid, ps->addr, log_value(w, sizeof w, why));
+	}
 	ps->dead = true;
 	if (ps->fd >= 0) {
 		close(ps->fd);
@@ -138,9 +138,9 @@ static void pop3d_end(struct pop3d_session *ps, const char *why)
 	pop3d_free(ps);
 }
 
-/* Send what the engine wrote; start closing if it said so. Returns true
- * when the session was freed: the caller must not touch it again. */
-static bool pop3d_flush(struct pop3d_session *ps)
+/* Send what the engine wrote; once it has closed, the connection ends
+ * when every reply has left (io_conn_finish). */
+static void pop3d_flush(struct pop3d_session *ps)
 {
 	if (ps->eng.out.len) {
 		io_conn_write(ps->conn, ps->eng.out.data, ps->eng.out.len);
@@ -149,13 +149,8 @@ static bool pop3d_flush(struct pop3d_session *ps)
 	if (pop3_server_is_closed(&ps->eng) && !ps->closing) {
 		ps->closing = true;
 		pop3d_release(ps);
-		io_conn_pause_read(ps->conn, true);
-		if (io_conn_output_len(ps->conn) == 0) {
-			pop3d_end(ps, "closed");
-			return true;
-		}
+		io_conn_finish(ps->conn, "closed");
 	}
-	return false;
 }
 
 /* The message is sent (ok) or cannot be. */
@@ -166,102 +161,104 @@ static void pop3d_send_end(struct pop3d_session *ps, bool ok)
 	ps->fd = -1;
 	buf_reset(&ps->chunk);
 	pop3_server_retrieve_done(&ps->eng, ok);
-	if (ok)
-		io_conn_pause_read(ps->conn, false);
-}
-
-/* Move the message on while the client keeps up. True when it is
- * finished (sent or failed), false when waiting for the drained event. */
-static bool pop3d_pump(struct pop3d_session *ps)
-{
-	while (io_conn_output_len(ps->conn) < POP3D_OUT_HIGH) {
-		ssize_t r = read(ps->fd, ps->rbuf, POP3D_READ);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			log_msg("%s error=\"cannot read message: %s\"", ps->sid, strerror(errno));
-			pop3d_send_end(ps, false);
-			return true;
-		}
-		buf_reset(&ps->chunk);
-		bool end = r == 0;
-		if (r > 0) {
-			if (pop3_server_stuff(&ps->stuff, ps->rbuf, (size_t)r, &ps->chunk) < 0) {
-				pop3d_send_end(ps, false);
-				return true;
-			}
-			end = ps->stuff.done; /* TOP has sent its lines */
-		}
-		if (end && pop3_server_stuff_end(&ps->stuff, &ps->chunk) < 0) {
-			pop3d_send_end(ps, false);
-			return true;
-		}
-		if (ps->chunk.len && io_conn_write(ps->conn, ps->chunk.data, ps->chunk.len) < 0) {
-			pop3d_send_end(ps, false);
-			return true;
-		}
-		ps->sent += ps->chunk.len;
-		if (end) {
-			pop3d_send_end(ps, true);
-			return true;
-		}
-	}
-	return false;
-}
-
-/* Feed buffered input to the engine, send its replies and the messages
- * it asks for, until it waits or the input is used up. */
-static void pop3d_process(struct pop3d_session *ps)
-{
-	for (;;) {
-		if (ps->dead || ps->closing)
-			return;
-		if (ps->eng.state == POP3_S_SENDING) {
-			if (pop3d_flush(ps)) /* the +OK line goes first */
-				return;
-			if (!pop3d_pump(ps))
-				return;
-			continue;
-		}
-		const char *p;
-		size_t n = io_conn_input(ps->conn, &p, 0);
-		if (n == 0)
-			break;
-		size_t k = pop3_server_feed(&ps->eng, p, n);
-		io_conn_consume(ps->conn, k);
-		if (k < n && ps->eng.state != POP3_S_SENDING)
-			break; /* the engine waits (login, TLS, update) or closed */
-	}
+	io_conn_pause_read(ps->conn, false);
 	pop3d_flush(ps);
 }
 
-static void pop3d_readable_cb(void *arg)
+/* The next piece of the message being sent: 64 KiB read, converted,
+ * written. True while more is to come (io calls again while the client
+ * keeps up). */
+static bool pop3d_pump(struct pop3d_session *ps)
 {
-	pop3d_process(arg);
+	ssize_t r;
+	do
+		r = read(ps->fd, ps->rbuf, POP3D_READ);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		log_msg("%s error=\"cannot read message: %s\"", ps->sid, strerror(errno));
+		pop3d_send_end(ps, false);
+		return false;
+	}
+	buf_reset(&ps->chunk);
+	bool end = r == 0;
+	if (r > 0) {
+		if (pop3_server_stuff(&ps->stuff, ps->rbuf, (size_t)r, &ps->chunk) < 0) {
+			pop3d_send_end(ps, false);
+			return false;
+		}
+		end = ps->stuff.done; /* TOP has sent its lines */
+	}
+	if (end && pop3_server_stuff_end(&ps->stuff, &ps->chunk) < 0) {
+		pop3d_send_end(ps, false);
+		return false;
+	}
+	if (ps->chunk.len && io_conn_write(ps->conn, ps->chunk.data, ps->chunk.len) < 0) {
+		pop3d_send_end(ps, false);
+		return false;
+	}
+	ps->sent += ps->chunk.len;
+	if (end) {
+		pop3d_send_end(ps, true);
+		return true; /* commands pipelined behind RETR may be read now */
+	}
+	return true;
 }
 
-static void pop3d_drained_cb(void *arg)
+/* io's produce: the long answers, a message or a listing, part by part
+ * while the client reads them. */
+static bool pop3d_produce_cb(void *arg)
 {
 	struct pop3d_session *ps = arg;
-	if (ps->closing)
-		pop3d_end(ps, "closed");
-	else if (ps->eng.state == POP3_S_SENDING)
-		pop3d_process(ps);
+	if (ps->dead || ps->closing)
+		return false;
+	if (ps->eng.state == POP3_S_SENDING)
+		return pop3d_pump(ps);
+	if (!pop3_server_produce(&ps->eng))
+		return false;
+	pop3d_flush(ps);
+	return true;
+}
+
+/* io's feed: commands to the engine, its replies out. */
+static size_t pop3d_feed_cb(void *arg, const char *p, size_t n)
+{
+	struct pop3d_session *ps = arg;
+	if (ps->dead || ps->closing)
+		return 0;
+	size_t k = pop3_server_feed(&ps->eng, p, n);
+	pop3d_flush(ps);
+	return k;
+}
+
+/* An asynchronous step ended: send its reply, take the waiting input. */
+static void pop3d_resume(struct pop3d_session *ps)
+{
+	pop3d_flush(ps);
+	io_conn_kick(ps->conn);
+}
+
+/* RFC 1939 3: the autologout timer; no UPDATE. One line, then close once
+ * it has left (the write timeout still applies). */
+static void pop3d_idle_cb(void *arg)
+{
+	struct pop3d_session *ps = arg;
+	if (ps->busy) {
+		io_conn_pause_read(ps->conn, false); /* waiting on us is not idle */
+		return;
+	}
+	if (!ps->greeted || ps->closing || ps->dead || ps->eng.state == POP3_S_SENDING ||
+	    ps->eng.state == POP3_S_LISTING) {
+		pop3d_end(ps, "timeout");
+		return;
+	}
+	log_msg("%s autologout client=[%s]", ps->sid, ps->addr);
+	pop3_server_abort(&ps->eng, "autologout: idle for too long");
+	pop3d_flush(ps);
 }
 
 static void pop3d_closed_cb(void *arg, const char *why)
 {
-	struct pop3d_session *ps = arg;
-	if (strcmp(why, "timeout") == 0 && ps->greeted && !ps->closing && !ps->dead &&
-	    ps->eng.state != POP3_S_SENDING && !ps->busy) {
-		/* RFC 1939 3: the autologout timer; no UPDATE. One line, then
-		 * close once it has left (the write timeout still applies). */
-		log_msg("%s autologout client=[%s]", ps->sid, ps->addr);
-		pop3_server_abort(&ps->eng, "autologout: idle for too long");
-		pop3d_flush(ps);
-		return;
-	}
-	pop3d_end(ps, why);
+	pop3d_end(arg, why);
 }
 
 static void pop3d_tls_ready_cb(void *arg)
@@ -273,12 +270,13 @@ static void pop3d_tls_ready_cb(void *arg)
 	else if (!ps->greeted)
 		pop3_server_greet(&ps->eng); /* implicit TLS: greet once the handshake is done */
 	ps->greeted = true;
-	pop3d_process(ps);
+	pop3d_resume(ps);
 }
 
 static const struct io_conn_handlers pop3d_conn_handlers = {
-	.readable = pop3d_readable_cb,
-	.drained = pop3d_drained_cb,
+	.feed = pop3d_feed_cb,
+	.produce = pop3d_produce_cb,
+	.idle = pop3d_idle_cb,
 	.closed = pop3d_closed_cb,
 	.tls_ready = pop3d_tls_ready_cb,
 };
@@ -287,8 +285,8 @@ static const struct io_conn_handlers pop3d_conn_handlers = {
 
 static void pop3d_user_log(const char *user, struct buf *b)
 {
-	buf_init(b, 1100);
-	buf_put_escaped(b, user, strlen(user), 256);
+	buf_init(b, LOG_VALUE_MAX);
+	log_put_value(b, user, strlen(user), 256);
 }
 
 static void pop3d_scan_work(void *arg)
@@ -309,8 +307,9 @@ static void pop3d_scan_done(void *arg)
 	struct buf u;
 	pop3d_user_log(ps->user, &u);
 	if (ps->scan_rc < 0) {
-		log_msg("%s error=\"cannot read mailbox %s: %s\" user=%s", ps->sid, ps->mb.dir, strerror(ps->job_errno),
-		        u.data ? u.data : "");
+		char dir[LOG_VALUE_MAX];
+		log_msg("%s error=\"cannot read mailbox: %s\" mailbox=%s user=%s", ps->sid, strerror(ps->job_errno),
+		        log_value(dir, sizeof dir, ps->mb.dir), u.data ? u.data : "\"\"");
 		pop3d_release(ps);
 		mailbox_free(&ps->mb);
 		pop3_server_login_done(&ps->eng, POP3_LOGIN_TEMP, NULL, 0);
@@ -320,7 +319,7 @@ static void pop3d_scan_done(void *arg)
 		pop3_server_login_done(&ps->eng, POP3_LOGIN_OK, ps->mb.msgs, ps->mb.n);
 	}
 	buf_free(&u);
-	pop3d_process(ps);
+	pop3d_resume(ps);
 }
 
 /* The password was right: lock the user's maildrop and scan it. */
@@ -334,7 +333,9 @@ static enum pop3_login_result pop3d_open_mailbox(struct pop3d_session *ps)
 		return POP3_LOGIN_TEMP;
 	}
 	if (!mailbox_lock(dir)) {
-		log_msg("%s refused client=[%s] reply=\"-ERR [IN-USE]\" mailbox=%s", ps->sid, ps->addr, dir);
+		char box[LOG_VALUE_MAX];
+		log_msg("%s refused client=[%s] reply=\"-ERR [IN-USE]\" mailbox=%s", ps->sid, ps->addr,
+		        log_value(box, sizeof box, dir));
 		return POP3_LOGIN_IN_USE;
 	}
 	ps->locked = true;
@@ -366,7 +367,7 @@ static void pop3d_auth_done(void *arg, enum auth_result r)
 			return; /* pop3d_scan_done answers */
 	}
 	pop3_server_login_done(&ps->eng, lr, NULL, 0);
-	pop3d_process(ps);
+	pop3d_resume(ps);
 }
 
 static void pop3d_op_login(void *ctx, const char *user, const char *pass)
@@ -386,13 +387,16 @@ static int pop3d_op_retrieve(void *ctx, size_t index, long top_lines)
 		return -1;
 	ps->fd = mailbox_open_msg(&ps->mb, index);
 	if (ps->fd < 0) {
-		log_msg("%s error=\"cannot open message %s: %s\"", ps->sid, index < ps->mb.n ? ps->mb.names[index] : "?",
-		        strerror(errno));
+		char nm[LOG_VALUE_MAX];
+		log_msg("%s error=\"cannot open message: %s\" file=%s", ps->sid, strerror(errno),
+		        log_value(nm, sizeof nm, index < ps->mb.n ? ps->mb.names[index] : "?"));
 		return -1;
 	}
 	pop3_server_stuff_init(&ps->stuff, top_lines);
 	ps->sent = 0;
-	/* No commands are read while the message goes out. */
+	/* The client is reading, not idle: no read timeout while the
+	 * message goes out (the write timeout still applies). io's produce
+	 * sends it. */
 	io_conn_pause_read(ps->conn, true);
 	return 0;
 }
@@ -418,7 +422,7 @@ static void pop3d_expunge_done(void *arg)
 		return;
 	}
 	pop3_server_update_done(&ps->eng, ps->expunged >= 0);
-	pop3d_process(ps);
+	pop3d_resume(ps);
 }
 
 static void pop3d_op_update(void *ctx, const struct pop3_msg *msgs, size_t n)
@@ -449,9 +453,11 @@ static void pop3d_op_refused(void *ctx, const char *cmd, size_t cmdlen, const ch
 {
 	struct pop3d_session *ps = ctx;
 	struct buf b;
-	buf_init(&b, 1024);
-	buf_put_escaped(&b, cmd, cmdlen, 200);
-	log_msg("%s refused client=[%s] reply=\"%s\" command=\"%s\"", ps->sid, ps->addr, reply, b.data ? b.data : "");
+	char r[LOG_VALUE_MAX];
+	buf_init(&b, LOG_VALUE_MAX);
+	log_put_value(&b, cmd, cmdlen, 200);
+	log_msg("%s refused client=[%s] reply=%s command=%s", ps->sid, ps->addr, log_value(r, sizeof r, reply),
+	        b.data ? b.data : "\"\"");
 	buf_free(&b);
 }
 
@@ -526,7 +532,7 @@ void pop3d_accept(void *arg, int fd, const struct sockaddr *sa, socklen_t salen)
 		pop3d_free(ps);
 		return;
 	}
-	io_conn_set_timeout(ps->conn, POP3D_IDLE_TIMEOUT, POP3D_WRITE_TIMEOUT);
+	io_conn_set_timeout(ps->conn, srv->conf->command_timeout, srv->conf->command_timeout);
 	log_msg("%s connect from [%s] role=%s", ps->sid, addr, conf_role_name(lst->role));
 	if (implicit_tls) {
 		if (srv->tls == NULL || io_conn_start_tls(ps->conn, srv->tls) < 0)
@@ -535,7 +541,7 @@ void pop3d_accept(void *arg, int fd, const struct sockaddr *sa, socklen_t salen)
 	}
 	pop3_server_greet(&ps->eng);
 	ps->greeted = true;
-	pop3d_flush(ps);
+	pop3d_resume(ps);
 }
 
 void pop3d_shutdown(struct server *srv)

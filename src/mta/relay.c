@@ -313,7 +313,9 @@ static void relay_conn_pump(struct relay_conn *rc)
 			         smtp_client_reply_text(&rc->cli.error));
 			a->last_permanent = false;
 			if (rc->tls_started && !rc->tls_up && !a->no_tls) {
-				log_msg("%s relay: TLS handshake with %s failed, retrying in plaintext", a->req->env->id, rc->host);
+				char host[LOG_VALUE_MAX];
+				log_msg("%s relay tls=failed mx=%s action=retry-in-plaintext", a->req->env->id,
+				        log_value(host, sizeof host, rc->host));
 				a->no_tls = true;
 				a->ai--; /* the same address again */
 			}

@@ -28,12 +28,11 @@
 #include "mta/scheduler.h"
 #include "mta/server.h"
 #include "proto/mail_header.h"
+#include "proto/smtp_reply_parse.h"
 #include "proto/smtp_server.h"
 #include "queue/queue_commit.h"
 #include "queue/queue_store.h"
 
-#define SMTPD_CMD_TIMEOUT 300  /* RFC 5321 4.5.3.2.7: server timeout 5 minutes */
-#define SMTPD_WRITE_TIMEOUT 300
 #define SMTPD_GREET_PAUSE_MS 0 /* greet on the next loop turn: a client that talks first is seen doing it */
 
 /* A reverse lookup may outlive its session: the session cuts the link. */
@@ -62,7 +61,7 @@ struct smtpd_session {
 	bool committing;              /* a commit job refers to this session */
 	bool authing;                 /* a password check refers to this session */
 	bool dead;                    /* the connection is gone */
-	bool closing;                 /* close when output drains */
+	bool closing;                 /* io_conn_finish called: closes once output has left */
 	bool counted;                 /* counted in the server's session limits */
 	bool greeted;                 /* the 220 (or the refusal) has been sent */
 	int fd;
@@ -111,7 +110,10 @@ static void smtpd_free(struct smtpd_session *ss)
 static void smtpd_end(struct smtpd_session *ss, const char *why)
 {
 	if (!ss->dead)
-		log_msg("%s disconnect from [%s] reason=%s", ss->sid, ss->addr, why);
+	{
+		char w[LOG_VALUE_MAX];
+		log_msg("%s disconnect from [%s] reason=%s", ss->sid, ss->addr, log_value(w, sizeof w, why));
+	}
 	ss->dead = true;
 	if (ss->committing || ss->authing) {
 		io_conn_pause_read(ss->conn, true);
@@ -120,7 +122,8 @@ static void smtpd_end(struct smtpd_session *ss, const char *why)
 	smtpd_free(ss);
 }
 
-/* Send what the engine wrote; close if it said so. */
+/* Send what the engine wrote; once it has closed, the connection ends
+ * when every reply has left (io_conn_finish). */
 static void smtpd_flush(struct smtpd_session *ss)
 {
 	if (ss->eng.out.len) {
@@ -129,53 +132,51 @@ static void smtpd_flush(struct smtpd_session *ss)
 	}
 	if (smtp_server_is_closed(&ss->eng) && !ss->closing) {
 		ss->closing = true;
-		io_conn_pause_read(ss->conn, true);
-		if (io_conn_output_len(ss->conn) == 0)
-			smtpd_end(ss, "quit");
+		io_conn_finish(ss->conn, "quit");
 	}
 }
 
-/* Feed all buffered input to the engine, then flush the replies. */
-static void smtpd_process(struct smtpd_session *ss)
-{
-	while (!ss->closing && !ss->dead) {
-		const char *p;
-		size_t n = io_conn_input(ss->conn, &p, 0);
-		if (n == 0)
-			break;
-		size_t k = smtp_server_feed(&ss->eng, p, n);
-		io_conn_consume(ss->conn, k);
-		if (k < n)
-			break; /* the engine waits (commit, TLS) or closed */
-	}
-	if (!ss->dead)
-		smtpd_flush(ss);
-}
-
-static void smtpd_readable_cb(void *arg)
+/* io feeds input (conn.c holds it back while our replies are not read):
+ * the engine takes what it can; its replies go out at once, which is all
+ * PIPELINING needs (they leave together when the loop writes). */
+static size_t smtpd_feed_cb(void *arg, const char *p, size_t n)
 {
 	struct smtpd_session *ss = arg;
-	if (ss->greeted)
-		smtpd_process(ss);
-	/* before the greeting, input stays buffered for the early-talker check */
+	if (!ss->greeted || ss->closing || ss->dead)
+		return 0; /* before the greeting, input stays for the early-talker check */
+	size_t k = smtp_server_feed(&ss->eng, p, n);
+	smtpd_flush(ss);
+	return k;
 }
 
-static void smtpd_drained_cb(void *arg)
+/* An asynchronous step ended: send its reply, take the waiting input. */
+static void smtpd_resume(struct smtpd_session *ss)
 {
-	struct smtpd_session *ss = arg;
-	if (ss->closing)
-		smtpd_end(ss, "quit");
+	smtpd_flush(ss);
+	io_conn_kick(ss->conn);
 }
 
 static void smtpd_closed_cb(void *arg, const char *why)
 {
+	smtpd_end(arg, why);
+}
+
+/* No command for command-timeout: 421, then close once it has left (RFC
+ * 5321 4.5.3.2.7). A session waiting on us is not idle. */
+static void smtpd_idle_cb(void *arg)
+{
 	struct smtpd_session *ss = arg;
-	if (strcmp(why, "timeout") == 0 && !ss->closing) {
-		smtp_server_reply(&ss->eng, SMTP_R_TIMEOUT, NULL);
-		io_conn_write(ss->conn, ss->eng.out.data, ss->eng.out.len);
-		buf_reset(&ss->eng.out);
+	if (ss->committing || ss->authing) {
+		io_conn_pause_read(ss->conn, false);
+		return;
 	}
-	smtpd_end(ss, why);
+	log_msg("%s timeout client=[%s] state=%d", ss->sid, ss->addr, (int)ss->eng.state);
+	smtp_server_reply(&ss->eng, SMTP_R_TIMEOUT, NULL);
+	ss->eng.state = SMTP_S_CLOSED;
+	ss->closing = true;
+	io_conn_write(ss->conn, ss->eng.out.data, ss->eng.out.len);
+	buf_reset(&ss->eng.out);
+	io_conn_finish(ss->conn, "timeout");
 }
 
 /* AUTH is offered under TLS, or on loopback, and only when users exist. */
@@ -193,12 +194,12 @@ static void smtpd_tls_ready_cb(void *arg)
 		smtp_server_tls_done(&ss->eng);
 	else
 		smtp_server_greet(&ss->eng); /* implicit TLS: greet once the handshake is done */
-	smtpd_process(ss);
+	smtpd_resume(ss);
 }
 
 static const struct io_conn_handlers smtpd_conn_handlers = {
-	.readable = smtpd_readable_cb,
-	.drained = smtpd_drained_cb,
+	.feed = smtpd_feed_cb,
+	.idle = smtpd_idle_cb,
 	.closed = smtpd_closed_cb,
 	.tls_ready = smtpd_tls_ready_cb,
 };
@@ -241,9 +242,12 @@ static void smtpd_auth_done_cb(void *arg, enum auth_result r)
 		return;
 	}
 	if (r == AUTH_OK)
-		log_msg("%s auth user=%s client=[%s]", ss->sid, ss->eng.auth_user, ss->addr);
+	{
+		char user[LOG_VALUE_MAX];
+		log_msg("%s auth user=%s client=[%s]", ss->sid, log_value(user, sizeof user, ss->eng.auth_user), ss->addr);
+	}
 	smtp_server_auth_done(&ss->eng, r == AUTH_OK, r == AUTH_THROTTLED ? SMTP_R_AUTH_THROTTLED : SMTP_R_AUTH_FAILED);
-	smtpd_process(ss);
+	smtpd_resume(ss);
 }
 
 static void smtpd_op_auth_check(void *ctx, const char *user, const char *pass)
@@ -388,12 +392,10 @@ static void smtpd_commit_done(void *arg)
 	struct smtpd_session *ss = arg;
 	ss->committing = false;
 	if (ss->commit_rc == 0) {
-		struct buf from;
-		buf_init(&from, 600);
-		buf_put_escaped(&from, ss->sender, strlen(ss->sender), 300);
-		log_msg("%s accepted from=<%s> size=%llu nrcpt=%u client=[%s] session=%s", ss->qid,
-		        from.data ? from.data : "", (unsigned long long)ss->size, ss->nrcpt_msg, ss->addr, ss->sid);
-		buf_free(&from);
+		char from[LOG_VALUE_MAX];
+		log_msg("%s accepted from=%s size=%llu nrcpt=%u client=[%s] session=%s", ss->qid,
+		        log_addr(from, sizeof from, ss->sender), (unsigned long long)ss->size, ss->nrcpt_msg, ss->addr,
+		        ss->sid);
 		scheduler_add(ss->srv->sched, ss->qid, 0);
 	} else {
 		log_msg("%s error=\"commit failed: %s\" session=%s", ss->qid, strerror(ss->commit_errno), ss->sid);
@@ -406,7 +408,7 @@ static void smtpd_commit_done(void *arg)
 	if (ss->commit_rc < 0)
 		r = (ss->commit_errno == ENOSPC || ss->commit_errno == EDQUOT) ? SMTP_R_STORAGE : SMTP_R_LOCAL_ERROR;
 	smtp_server_commit_done(&ss->eng, r, ss->qid);
-	smtpd_process(ss);
+	smtpd_resume(ss);
 }
 
 static void smtpd_op_data_commit(void *ctx, const struct smtp_data *d)
@@ -443,7 +445,7 @@ static void smtpd_op_starttls(void *ctx)
 	/* The 220 must leave in plaintext before the TLS filter goes on. */
 	smtpd_flush(ss);
 	if (io_conn_start_tls(ss->conn, ss->srv->tls) < 0) {
-		/* smtpd_process closes the session once the engine returns. */
+		/* smtpd_feed_cb closes the session once the engine returns. */
 		log_msg("%s error=\"cannot start TLS\"", ss->sid);
 		ss->eng.state = SMTP_S_CLOSED;
 	}
@@ -453,10 +455,10 @@ static void smtpd_op_refused(void *ctx, const char *cmd, size_t cmdlen, const st
 {
 	struct smtpd_session *ss = ctx;
 	struct buf b;
-	buf_init(&b, 1024);
-	buf_put_escaped(&b, cmd, cmdlen, 200);
-	log_msg("%s refused client=[%s] reply=\"%d %s %s\" command=\"%s\"", ss->sid, ss->addr, r->code,
-	        r->status ? r->status : "", r->text, b.data ? b.data : "");
+	buf_init(&b, LOG_VALUE_MAX);
+	log_put_value(&b, cmd, cmdlen, 200);
+	log_msg("%s refused client=[%s] reply=\"%d %s %s\" command=%s", ss->sid, ss->addr, r->code,
+	        r->status ? r->status : "", r->text, b.data ? b.data : "\"\"");
 	buf_free(&b);
 }
 
@@ -501,16 +503,21 @@ static void smtpd_greet_timer_cb(void *arg)
 		return;
 	}
 	smtp_server_greet(&ss->eng);
-	smtpd_flush(ss);
+	smtpd_resume(ss);
 }
 
-/* Refuse a connection before any session exists: one line, then close. */
+/* Refuse a connection before any session exists: one line, then close.
+ * The host name may be 253 octets long: the line is formatted into a
+ * buffer that holds it (SMTP_REPLY_LINE_MAX) and cut, never past it. */
 static void smtpd_refuse_fd(int fd, struct server *srv, enum smtp_reply_id id)
 {
 	const struct smtp_reply *r = smtp_reply_get(id);
-	char line[256];
-	int n = snprintf(line, sizeof line, "%d %s %s %s\r\n", r->code, r->status, srv->conf->hostname, r->text);
-	ssize_t w = write(fd, line, (size_t)n);
+	char line[SMTP_REPLY_LINE_MAX + 1];
+	int n = snprintf(line, SMTP_REPLY_LINE_MAX - 1, "%d %s %s %s", r->code, r->status, srv->conf->hostname,
+	                 r->text);
+	size_t len = n < 0 ? 0 : (size_t)n < SMTP_REPLY_LINE_MAX - 2 ? (size_t)n : SMTP_REPLY_LINE_MAX - 2;
+	memcpy(line + len, "\r\n", 2);
+	ssize_t w = write(fd, line, len + 2);
 	(void)w;
 	close(fd);
 }
@@ -571,7 +578,7 @@ void smtpd_accept(void *arg, int fd, const struct sockaddr *sa, socklen_t salen)
 		smtpd_free(ss);
 		return;
 	}
-	io_conn_set_timeout(ss->conn, SMTPD_CMD_TIMEOUT, SMTPD_WRITE_TIMEOUT);
+	io_conn_set_timeout(ss->conn, srv->conf->command_timeout, srv->conf->command_timeout);
 	log_msg("%s connect from [%s] role=%s", ss->sid, addr, conf_role_name(lst->role));
 	/* The reverse name is for the Received field only: whatever has
 	 * arrived by DATA is used, nothing waits for it. */

@@ -452,15 +452,33 @@ static void pop3_server_listing(struct pop3_server *s, const char *verb, const c
 		buf_printf(&s->out, "+OK %zu message%s (%llu octets)\r\n", count, count == 1 ? "" : "s",
 		           (unsigned long long)octets);
 	}
-	for (size_t i = 0; i < s->nmsgs; i++) {
+	/* The lines come from pop3_server_produce, as the client reads them:
+	 * a maildrop of 100000 messages is a listing of megabytes. */
+	s->state = POP3_S_LISTING;
+	s->list_next = 0;
+	s->list_uid = uid;
+	pop3_server_produce(s);
+}
+
+bool pop3_server_produce(struct pop3_server *s)
+{
+	if (s->state != POP3_S_LISTING)
+		return false;
+	size_t before = s->out.len;
+	while (s->out.len < POP3_SERVER_OUT_PAUSE && s->list_next < s->nmsgs) {
+		size_t i = s->list_next++;
 		if (s->msgs[i].deleted)
 			continue;
-		if (uid)
+		if (s->list_uid)
 			buf_printf(&s->out, "%zu %s\r\n", i + 1, s->msgs[i].uid);
 		else
 			buf_printf(&s->out, "%zu %llu\r\n", i + 1, (unsigned long long)s->msgs[i].size);
 	}
-	buf_puts(&s->out, ".\r\n");
+	if (s->list_next >= s->nmsgs) {
+		buf_puts(&s->out, ".\r\n");
+		s->state = POP3_S_TRANSACTION;
+	}
+	return s->out.len > before;
 }
 
 static void pop3_server_list(struct pop3_server *s, const char *arg, size_t arglen, bool has_arg)
@@ -679,8 +697,10 @@ size_t pop3_server_feed(struct pop3_server *s, const char *in, size_t n)
 		case POP3_S_TRANSACTION:
 			break;
 		default:
-			return used; /* waiting, or closed */
+			return used; /* waiting, listing, or closed */
 		}
+		if (s->out.len >= POP3_SERVER_OUT_PAUSE)
+			return used; /* the replies so far must leave first */
 		size_t k = pop3_server_feed_line(s, in + used, n - used);
 		used += k;
 		if (k == 0)
@@ -691,8 +711,9 @@ size_t pop3_server_feed(struct pop3_server *s, const char *in, size_t n)
 
 void pop3_server_abort(struct pop3_server *s, const char *text)
 {
-	/* In the middle of a message a line would corrupt it: just close. */
-	if (s->state != POP3_S_SENDING && s->state != POP3_S_CLOSED && text)
+	/* In the middle of a message or a listing a line would corrupt it:
+	 * just close. */
+	if (s->state != POP3_S_SENDING && s->state != POP3_S_LISTING && s->state != POP3_S_CLOSED && text)
 		buf_printf(&s->out, "-ERR %s\r\n", text);
 	s->state = POP3_S_CLOSED;
 }

@@ -35,6 +35,11 @@
 #define POP3_PASS_MAX 255
 #define POP3_SERVER_MAX_ERRORS 20  /* then -ERR and close, as the SMTP engine */
 #define POP3_SERVER_MAX_LOGIN_FAILURES 3 /* per connection; the per-address throttle is the glue's */
+/* Replies waiting in `out` above which no command is read and a listing
+ * stops growing (pop3_server_produce goes on once `out` was sent): a
+ * client that never reads cannot make the engine hold more than this
+ * plus one line. */
+#define POP3_SERVER_OUT_PAUSE 4096
 
 enum pop3_server_state {
 	POP3_S_AUTHORIZATION, /* RFC 1939 4: greeting sent, not logged in */
@@ -42,6 +47,7 @@ enum pop3_server_state {
 	POP3_S_LOGINWAIT,     /* ops->login in progress */
 	POP3_S_TLS,           /* +OK to STLS sent: the caller starts TLS */
 	POP3_S_TRANSACTION,   /* RFC 1939 5: logged in, maildrop open */
+	POP3_S_LISTING,       /* LIST or UIDL without argument: lines still to produce */
 	POP3_S_SENDING,       /* RETR/TOP: the caller streams the message */
 	POP3_S_UPDATE,        /* RFC 1939 6: QUIT, deletions being applied */
 	POP3_S_CLOSED,        /* flush out, then close */
@@ -107,6 +113,8 @@ struct pop3_server {
 	struct pop3_msg *msgs;
 	size_t nmsgs;
 	unsigned ndeleted;           /* messages marked deleted */
+	size_t list_next;            /* POP3_S_LISTING: the next message to list */
+	bool list_uid;               /* ...for UIDL (else LIST) */
 };
 
 void pop3_server_init(struct pop3_server *s, const struct pop3_server_config *cfg,
@@ -118,6 +126,11 @@ void pop3_server_greet(struct pop3_server *s);
  * than n when the engine waits (login, TLS, sending, update) or closed:
  * keep the rest and feed it again after the wait ends. */
 size_t pop3_server_feed(struct pop3_server *s, const char *in, size_t n);
+/* In POP3_S_LISTING: append the next lines of the listing (until `out`
+ * holds POP3_SERVER_OUT_PAUSE octets or the listing ends). True when it
+ * appended something; after the terminating "." the engine reads
+ * commands again. */
+bool pop3_server_produce(struct pop3_server *s);
 /* The login ended. With POP3_LOGIN_OK, msgs (caller-owned, n entries)
  * is the maildrop for the whole session. */
 void pop3_server_login_done(struct pop3_server *s, enum pop3_login_result r, struct pop3_msg *msgs, size_t n);

@@ -644,6 +644,8 @@ size_t smtp_server_feed(struct smtp_server *s, const char *in, size_t n)
 		case SMTP_S_CLOSED:
 			return used;
 		default:
+			if (s->out.len >= SMTP_SERVER_OUT_PAUSE)
+				return used; /* the replies so far must leave first */
 			k = smtp_server_feed_line(s, in + used, n - used);
 			break;
 		}

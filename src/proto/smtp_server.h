@@ -26,9 +26,13 @@
 
 #define SMTP_SERVER_MAX_RCPTS 1000  /* RFC 5321 4.5.3.1.8 asks for at least 100 */
 #define SMTP_SERVER_MAX_ERRORS 20   /* then 421 and close, as Postfix's hard error limit */
-#define SMTP_SERVER_BODY_FLUSH 65536
+#define SMTP_SERVER_BODY_FLUSH 65536 /* decoded content handed to data_write in blocks this big */
 #define SMTP_AUTH_LINE_MAX 12288     /* RFC 4954 4: AUTH command and response lines */
-#define SMTP_AUTH_SECRET_MAX 1024    /* longest password passed to the checker */ /* decoded content handed to data_write in blocks this big */
+#define SMTP_AUTH_SECRET_MAX 1024    /* longest password passed to the checker */
+/* Replies waiting in `out` above which no further command is read: a
+ * client pipelining without reading cannot make the engine hold more
+ * than this plus one reply (the caller sends `out` between feeds). */
+#define SMTP_SERVER_OUT_PAUSE 4096
 
 enum smtp_server_state {
 	SMTP_S_INIT,    /* greeting sent, no HELO/EHLO yet */

@@ -355,21 +355,18 @@ static bool queue_drop_is_tmp_name(const char *nm)
 static void queue_drop_list_other(const char *data_dir, int dfd, const char *nm, time_t now)
 {
 	struct stat st;
+	char v[LOG_VALUE_MAX];
 	if (fstatat(dfd, nm, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return;
 	if (queue_drop_is_tmp_name(nm)) {
 		if (now - st.st_mtime > QUEUE_DROP_TMP_AGE && unlinkat(dfd, nm, 0) == 0)
-			log_msg("drop-file=.%s status=stale-temporary action=removed", nm + 1);
+			log_msg("drop-file=%s status=stale-temporary action=removed", log_value(v, sizeof v, nm));
 		return;
 	}
 	char moved[QUEUE_ID_MAX + 8];
-	struct buf b;
-	buf_init(&b, 512);
-	buf_put_escaped(&b, nm, strlen(nm), 100);
 	if (queue_drop_quarantine(data_dir, nm, moved, sizeof moved) == 0)
-		log_msg("drop-file=\"%s\" uid=%u status=invalid-name action=moved-to-queue/corrupt/%s",
-		        b.data ? b.data : "", (unsigned)st.st_uid, moved);
-	buf_free(&b);
+		log_msg("drop-file=%s uid=%u status=invalid-name action=moved-to-queue/corrupt/%s", log_value(v, sizeof v, nm),
+		        (unsigned)st.st_uid, moved);
 }
 
 int queue_drop_list(const char *data_dir, size_t max, char ***names, size_t *n)

@@ -386,11 +386,8 @@ int queue_list_ids(const char *data_dir, char ***ids, size_t *nids)
 /* A file name from the disk on a log line: escaped and capped. */
 static void queue_store_recover_log(const char *name, const char *what)
 {
-	struct buf b;
-	buf_init(&b, 512);
-	if (buf_put_escaped(&b, name, strlen(name), 100) == 0)
-		log_msg("%s %s", b.data, what);
-	buf_free(&b);
+	char v[LOG_VALUE_MAX];
+	log_msg("%s %s", log_value(v, sizeof v, name), what);
 }
 
 /* Nothing in tmp/ was ever acknowledged: a 250 is sent only after the

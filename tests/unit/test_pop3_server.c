@@ -715,9 +715,54 @@ static void test_maildrop(void **state)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 #define TR(name) cmocka_unit_test_setup_teardown(name, setup_remote, teardown)
 
+/* A listing of a big maildrop is produced as it is read: at most
+ * POP3_SERVER_OUT_PAUSE octets (and a line) at a time, whole and in
+ * order, and commands pipelined behind it wait until it ended. */
+static void test_listing_is_produced_in_parts(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 5000 };
+	struct pop3_msg *many = calloc(N, sizeof *many);
+	assert_non_null(many);
+	for (size_t i = 0; i < N; i++) {
+		many[i].size = 100 + i;
+		snprintf(many[i].uid, sizeof many[i].uid, "uid%zu", i);
+	}
+	many[7].deleted = true;
+	talk(f, "USER bob@example.test\r\nPASS secret\r\n");
+	pop3_server_login_done(&f->eng, POP3_LOGIN_OK, many, N);
+	buf_reset(&f->eng.out);
+	const char *in = "UIDL\r\nNOOP\r\n";
+	size_t k = pop3_server_feed(&f->eng, in, strlen(in));
+	assert_int_equal(k, 6); /* NOOP waits for the listing */
+	assert_int_equal(f->eng.state, POP3_S_LISTING);
+	struct buf all;
+	buf_init(&all, 0);
+	size_t rounds = 0;
+	do {
+		assert_true(f->eng.out.len < POP3_SERVER_OUT_PAUSE + 64);
+		buf_append(&all, f->eng.out.data, f->eng.out.len);
+		buf_reset(&f->eng.out);
+		rounds++;
+	} while (pop3_server_produce(&f->eng));
+	assert_true(rounds > 10);
+	assert_int_equal(f->eng.state, POP3_S_TRANSACTION);
+	assert_memory_equal(all.data, "+OK unique-id listing follows\r\n1 uid0\r\n", 35);
+	assert_null(strstr(all.data, "\r\n8 uid7\r\n"));
+	assert_non_null(strstr(all.data, "\r\n5000 uid4999\r\n.\r\n"));
+	assert_int_equal(strlen(all.data), all.len);
+	assert_int_equal(pop3_server_feed(&f->eng, in + 6, strlen(in) - 6), strlen(in) - 6);
+	assert_string_equal(replies(f), "+OK\r\n");
+	buf_free(&all);
+	pop3_server_free(&f->eng);
+	free(many);
+	memset(&f->eng, 0, sizeof f->eng);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		T(test_listing_is_produced_in_parts),
 		cmocka_unit_test(test_greeting),
 		TR(test_capa_remote_plain),
 		T(test_capa_loopback),

@@ -367,6 +367,32 @@ static void test_submission_adds_missing_headers(void **state)
 	assert_string_equal(f->st.stored.data, "Date: D\nMessage-ID: <M>\n\nbody\n");
 }
 
+/* A client pipelining without reading: the engine stops taking commands
+ * once SMTP_SERVER_OUT_PAUSE octets of replies wait, and goes on where it
+ * stopped once they were sent. */
+static void test_stops_reading_while_replies_wait(void **state)
+{
+	struct fixture *f = *state;
+	talk(f, "EHLO c\r\n");
+	char in[64 * 1024];
+	size_t n = 0;
+	while (n + 6 <= sizeof in) {
+		memcpy(in + n, "NOOP\r\n", 6);
+		n += 6;
+	}
+	size_t k = smtp_server_feed(&f->eng, in, n);
+	assert_true(k < n);
+	assert_int_equal(k % 6, 0);
+	assert_true(f->eng.out.len >= SMTP_SERVER_OUT_PAUSE);
+	assert_true(f->eng.out.len < SMTP_SERVER_OUT_PAUSE + 64);
+	assert_int_equal(smtp_server_feed(&f->eng, in + k, n - k), 0);
+	size_t replies = f->eng.out.len / strlen("250 2.0.0 Ok\r\n");
+	buf_reset(&f->eng.out);
+	size_t k2 = smtp_server_feed(&f->eng, in + k, n - k);
+	assert_true(k2 > 0);
+	assert_int_equal(replies, k / 6);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -387,6 +413,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_auth_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth_required_for_mail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_submission_adds_missing_headers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stops_reading_while_replies_wait, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
