@@ -77,7 +77,12 @@ unit: test-deps $(UNIT_BIN)
 	  if ASAN_OPTIONS=detect_leaks=1 ./$$t 2>&1; then ok=$$((ok+1)); else bad=$$((bad+1)); echo "FAILED: $$t"; fi; \
 	done; echo "unit suites: $$ok passed, $$bad failed"; [ $$bad = 0 ]
 
-integration: test-deps build/tern-san build/tern
+# The fault-injection library of the failure-path tests (tests/faults/).
+build/faultshim.so: tests/faults/faultshim.c
+	@mkdir -p build
+	$(CC) -std=gnu11 -Wall -Wextra -Werror -O1 -g -shared -fPIC -o $@ $< -ldl -lpthread
+
+integration: test-deps build/tern-san build/tern build/faultshim.so
 	TERN_BIN=$(CURDIR)/build/tern-san /usr/bin/python3 -m pytest -p no:cacheprovider -q tests/integration; \
 	  rc=$$?; [ $$rc = 5 ] && rc=0; exit $$rc
 

@@ -13,8 +13,11 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fuzz_file_write("queue/msg/" FUZZ_ID, data, size);
+	static struct queue *q;
+	if (q == NULL && (q = queue_open(fuzz_file_tmpdir())) == NULL)
+		abort();
 	struct queue_env env;
-	if (queue_load(fuzz_file_tmpdir(), FUZZ_ID, &env) == 0) {
+	if (queue_load(q, FUZZ_ID, &env) == 0) {
 		if ((uint64_t)env.content_off + env.content_len > size)
 			abort();
 		queue_env_free(&env);

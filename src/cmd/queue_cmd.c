@@ -334,11 +334,11 @@ static void queue_cmd_list_drop(const struct conf *c, bool json, size_t *shown, 
 	closedir(d);
 }
 
-static int queue_cmd_list(const struct conf *c, bool json)
+static int queue_cmd_list(const struct conf *c, struct queue *q, bool json)
 {
 	char **ids = NULL;
 	size_t nids = 0;
-	if (queue_list_ids(c->data_dir, &ids, &nids) < 0) {
+	if (queue_list_ids(q, &ids, &nids) < 0) {
 		int e = errno;
 		fprintf(stderr, "tern queue: %s/queue: %s\n", c->data_dir, strerror(e));
 		return e == EACCES || e == EPERM ? EX_NOPERM : EX_IOERR;
@@ -352,7 +352,7 @@ static int queue_cmd_list(const struct conf *c, bool json)
 		fputc('[', stdout);
 	for (size_t i = 0; i < nids; i++) {
 		struct queue_env env;
-		if (queue_load(c->data_dir, ids[i], &env) < 0) {
+		if (queue_load(q, ids[i], &env) < 0) {
 			if (errno != ENOENT) /* gone meanwhile: delivered */
 				queue_cmd_load_error(ids[i], errno);
 			continue;
@@ -373,9 +373,9 @@ static int queue_cmd_list(const struct conf *c, bool json)
 }
 
 /* The header section of the content, up to the empty line. */
-static int queue_cmd_show_headers(const struct conf *c, const struct queue_env *env)
+static int queue_cmd_show_headers(struct queue *q, const struct queue_env *env)
 {
-	int fd = queue_open_content(c->data_dir, env);
+	int fd = queue_open_content(q, env);
 	if (fd < 0)
 		return -1;
 	struct buf h;
@@ -405,10 +405,10 @@ static int queue_cmd_show_headers(const struct conf *c, const struct queue_env *
 	return 0;
 }
 
-static int queue_cmd_show(const struct conf *c, const char *id)
+static int queue_cmd_show(const struct conf *c, struct queue *q, const char *id)
 {
 	struct queue_env env;
-	if (queue_load(c->data_dir, id, &env) < 0)
+	if (queue_load(q, id, &env) < 0)
 		return queue_cmd_load_error(id, errno);
 	struct queue_cmd_busy busy = {0};
 	queue_cmd_busy_load(c, &busy);
@@ -448,7 +448,7 @@ static int queue_cmd_show(const struct conf *c, const char *id)
 		fputc('\n', stdout);
 	}
 	fputc('\n', stdout);
-	int rc = queue_cmd_show_headers(c, &env) < 0 ? queue_cmd_load_error(id, errno) : EX_OK;
+	int rc = queue_cmd_show_headers(q, &env) < 0 ? queue_cmd_load_error(id, errno) : EX_OK;
 	queue_ids_free(busy.ids, busy.n);
 	queue_env_free(&env);
 	return rc;
@@ -471,7 +471,7 @@ static int queue_cmd_ctl_status(enum queue_cmd_ctl r, const char *err)
 	}
 }
 
-static int queue_cmd_delete(const struct conf *c, const char *id)
+static int queue_cmd_delete(const struct conf *c, struct queue *q, const char *id)
 {
 	char err[256], cmd[QUEUE_ID_MAX + 8];
 	snprintf(cmd, sizeof cmd, "delete %s", id);
@@ -479,7 +479,7 @@ static int queue_cmd_delete(const struct conf *c, const char *id)
 	if (r != QUEUE_CMD_CTL_DOWN)
 		return queue_cmd_ctl_status(r, err);
 	/* No server: nothing can be delivering it. */
-	if (queue_remove(c->data_dir, id) < 0)
+	if (queue_remove(q, id) < 0)
 		return queue_cmd_load_error(id, errno);
 	return EX_OK;
 }
@@ -552,16 +552,23 @@ int cmd_queue(int argc, char **argv)
 	int st = queue_cmd_load_conf(conf_path, &c);
 	if (st != EX_OK)
 		return st;
+	struct queue *q = queue_open(c.data_dir);
+	if (q == NULL) {
+		conf_free(&c);
+		fputs("tern queue: out of memory\n", stderr);
+		return EX_OSERR;
+	}
 	if (strcmp(cmd, "list") == 0) {
-		st = queue_cmd_list(&c, json);
+		st = queue_cmd_list(&c, q, json);
 	} else if (strcmp(cmd, "show") == 0) {
-		st = queue_cmd_show(&c, arg);
+		st = queue_cmd_show(&c, q, arg);
 	} else if (strcmp(cmd, "delete") == 0) {
-		st = queue_cmd_delete(&c, arg);
+		st = queue_cmd_delete(&c, q, arg);
 	} else {
 		char err[256];
 		st = queue_cmd_ctl_status(queue_cmd_control(&c, "flush", QUEUE_CMD_ASK_S, NULL, err, sizeof err), err);
 	}
+	queue_close(q);
 	conf_free(&c);
 	if (fflush(stdout) != 0 && st == EX_OK)
 		st = EX_IOERR;

@@ -62,7 +62,7 @@ static void serve_recovered_cb(void *arg, const char *id)
 	struct server *srv = arg;
 	struct queue_env env;
 	time_t next = 0;
-	if (queue_load(srv->conf->data_dir, id, &env) == 0) {
+	if (queue_load(srv->queue, id, &env) == 0) {
 		for (size_t i = 0; i < env.nrcpts; i++)
 			if (env.rcpts[i].state == QUEUE_RCPT_PENDING && (next == 0 || env.rcpts[i].next_try < next))
 				next = env.rcpts[i].next_try;
@@ -207,7 +207,10 @@ int cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	serve_raise_nofile();
 
-	if (fsutil_mkdirs(c->data_dir, 0700) < 0 || queue_init_dirs(c->data_dir) < 0) {
+	srv->queue = queue_open(c->data_dir);
+	if (srv->queue == NULL)
+		fatal("out of memory");
+	if (fsutil_mkdirs(c->data_dir, 0700) < 0 || queue_init_dirs(srv->queue) < 0) {
 		log_msg("%s: cannot create the data directory: %s", c->data_dir, strerror(errno));
 		return EX_CANTCREAT;
 	}
@@ -266,7 +269,7 @@ int cmd_serve(int argc, char **argv)
 		log_msg(fmt, l->addr, l->port, conf_role_name(l->role));
 	}
 	/* Recovery: tmp leftovers go, acknowledged messages are scheduled. */
-	if (queue_recover(c->data_dir, serve_recovered_cb, srv) < 0) {
+	if (queue_recover(srv->queue, serve_recovered_cb, srv) < 0) {
 		log_msg("%s: queue recovery failed: %s", c->data_dir, strerror(errno));
 		return EX_SOFTWARE;
 	}

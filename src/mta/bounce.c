@@ -20,9 +20,9 @@
 #define BOUNCE_HEADERS_MAX (64 * 1024)
 
 /* The original header section, up to the first empty line. */
-static void bounce_read_headers(const struct conf *conf, const struct queue_env *env, struct buf *out)
+static void bounce_read_headers(struct queue *q, const struct queue_env *env, struct buf *out)
 {
-	int fd = queue_open_content(conf->data_dir, env);
+	int fd = queue_open_content(q, env);
 	if (fd < 0)
 		return;
 	char tmp[8192];
@@ -47,8 +47,8 @@ static void bounce_read_headers(const struct conf *conf, const struct queue_env 
 		out->len = BOUNCE_HEADERS_MAX;
 }
 
-int bounce_queue(const struct conf *conf, const struct queue_env *env, const struct dsn_rcpt *rcpts, size_t n,
-                 char id_out[QUEUE_ID_MAX])
+int bounce_queue(const struct conf *conf, struct queue *q, const struct queue_env *env, const struct dsn_rcpt *rcpts,
+                 size_t n, char id_out[QUEUE_ID_MAX])
 {
 	/* Never bounce a bounce (RFC 5321 6.1, RFC 3464 2): a report that
 	 * cannot be delivered goes to the postmaster once; one for the
@@ -84,7 +84,7 @@ int bounce_queue(const struct conf *conf, const struct queue_env *env, const str
 	struct buf hdr, msg;
 	buf_init(&hdr, BOUNCE_HEADERS_MAX + 8192);
 	buf_init(&msg, 0);
-	bounce_read_headers(conf, env, &hdr);
+	bounce_read_headers(q, env, &hdr);
 	struct dsn_info d = {
 		.reporting_mta = conf->hostname,
 		.queue_id = env->id,
@@ -104,8 +104,8 @@ int bounce_queue(const struct conf *conf, const struct queue_env *env, const str
 	int rc = -1;
 	struct queue_writer *w = NULL;
 	if (mail_header_received(&msg, &rcv) == 0 && dsn_build(&msg, &d) == 0 &&
-	    (w = queue_writer_open(conf->data_dir, &b)) != NULL && queue_writer_write(w, msg.data, msg.len) == 0) {
-		rc = queue_commit_durable(conf->data_dir, w);
+	    (w = queue_writer_open(q, &b)) != NULL && queue_writer_write(w, msg.data, msg.len) == 0) {
+		rc = queue_commit_durable(q, w);
 		w = NULL;
 	}
 	if (w)

@@ -15,7 +15,7 @@
 /* Queue a report about rcpts[] of env. Returns 0 with the new message's
  * id in id_out, 1 when no report is due (null sender: never bounce a
  * bounce, RFC 3464 2), -1 on failure. */
-int bounce_queue(const struct conf *conf, const struct queue_env *env, const struct dsn_rcpt *rcpts, size_t n,
-                 char id_out[QUEUE_ID_MAX]);
+int bounce_queue(const struct conf *conf, struct queue *q, const struct queue_env *env, const struct dsn_rcpt *rcpts,
+                 size_t n, char id_out[QUEUE_ID_MAX]);
 
 #endif

@@ -99,7 +99,7 @@ static void control_reply(struct control_client *cc, const char *fmt, ...)
 static void control_remove_work(void *arg)
 {
 	struct control_client *cc = arg;
-	cc->rc = queue_remove(cc->srv->conf->data_dir, cc->id);
+	cc->rc = queue_remove(cc->srv->queue, cc->id);
 	cc->err = errno;
 }
 

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "base/fsutil.h"
+#include "base/syncgroup.h"
 
 #define MAILDIR_DIR_MODE   0700
 #define MAILDIR_FILE_MODE  0600
@@ -93,31 +94,36 @@ static void maildir_hostname(char *out, size_t n)
 
 /*
  * Group flush of new/ directories: deliveries into the same Maildir that
- * run at once share one fsync of its new/ (the same generation scheme as
- * queue_commit.c: a rename is durable once a flush that began after it
- * has finished). A small table of recently flushed directories; when it
- * is full a delivery simply flushes on its own.
+ * run at once share one fsync of its new/ (base/syncgroup.h). A small
+ * table of the directories being flushed; a slot is reused once nobody
+ * uses it, and when all are busy a delivery simply flushes on its own.
  */
 #define MAILDIR_SYNC_SLOTS 32
 
 struct maildir_sync_slot {
 	char path[PATH_MAX];
-	uint64_t renamed, synced;
-	bool flushing;
+	struct syncgroup g;
 	unsigned users;
 };
 
 static pthread_mutex_t maildir_sync_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t maildir_sync_cv = PTHREAD_COND_INITIALIZER;
 static struct maildir_sync_slot maildir_sync_slots[MAILDIR_SYNC_SLOTS];
+static pthread_once_t maildir_sync_once = PTHREAD_ONCE_INIT;
+
+static void maildir_sync_init(void)
+{
+	for (int i = 0; i < MAILDIR_SYNC_SLOTS; i++)
+		syncgroup_init(&maildir_sync_slots[i].g);
+}
 
 static int maildir_sync_dir_shared(const char *dir)
 {
+	pthread_once(&maildir_sync_once, maildir_sync_init);
 	pthread_mutex_lock(&maildir_sync_mu);
 	struct maildir_sync_slot *slot = NULL, *free_slot = NULL;
 	for (int i = 0; i < MAILDIR_SYNC_SLOTS; i++) {
 		struct maildir_sync_slot *e = &maildir_sync_slots[i];
-		if (e->path[0] && strcmp(e->path, dir) == 0) {
+		if (e->users > 0 && strcmp(e->path, dir) == 0) {
 			slot = e;
 			break;
 		}
@@ -125,41 +131,21 @@ static int maildir_sync_dir_shared(const char *dir)
 			free_slot = e;
 	}
 	if (slot == NULL && free_slot) {
+		/* An unused slot's counters belong to nobody: it starts over. */
 		slot = free_slot;
 		snprintf(slot->path, sizeof slot->path, "%s", dir);
-		slot->renamed = slot->synced = 0;
-		slot->flushing = false;
 	}
-	if (slot == NULL) {
-		pthread_mutex_unlock(&maildir_sync_mu);
+	if (slot)
+		slot->users++;
+	pthread_mutex_unlock(&maildir_sync_mu);
+	if (slot == NULL)
 		return fsutil_fsync_dir(dir);
-	}
-	slot->users++;
-	uint64_t mine = ++slot->renamed;
-	int rc = 0;
-	while (slot->synced < mine) {
-		if (slot->flushing) {
-			pthread_cond_wait(&maildir_sync_cv, &maildir_sync_mu);
-			continue;
-		}
-		slot->flushing = true;
-		uint64_t target = slot->renamed;
-		pthread_mutex_unlock(&maildir_sync_mu);
-		int r = fsutil_fsync_dir(dir);
-		int e = errno;
-		pthread_mutex_lock(&maildir_sync_mu);
-		slot->flushing = false;
-		if (r == 0)
-			slot->synced = target;
-		pthread_cond_broadcast(&maildir_sync_cv);
-		if (r < 0) {
-			rc = -1;
-			errno = e;
-			break;
-		}
-	}
+	int rc = syncgroup_flush(&slot->g, dir);
+	int e = errno;
+	pthread_mutex_lock(&maildir_sync_mu);
 	slot->users--;
 	pthread_mutex_unlock(&maildir_sync_mu);
+	errno = e;
 	return rc;
 }
 
@@ -326,6 +312,16 @@ int maildir_deliver_keyed(const char *data_dir, const char *domain, const char *
 		/* A keyed delivery that already landed (the process died before
 		 * the queue recorded it) is not made twice. */
 		if (key && maildir_already(box, name, thorough, final, sizeof final)) {
+			/* The earlier attempt may have died between its rename
+			 * and the flush: the name could still be only in memory.
+			 * Flush its directory before the caller records it done. */
+			char dir[PATH_MAX];
+			snprintf(dir, sizeof dir, "%s", final);
+			char *slash = strrchr(dir, '/');
+			if (slash)
+				*slash = '\0';
+			if (maildir_sync_dir_shared(dir) < 0)
+				return -1;
 			if (path_out && path_len)
 				snprintf(path_out, path_len, "%s", final);
 			return 0;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "base/log.h"
 #include "io/io.h"
@@ -33,7 +34,7 @@ static void outbound_record_work(void *arg)
 {
 	struct outbound_job *j = arg;
 	size_t n = j->res->nremote;
-	delivery_record(j->srv->conf, j->res, j->rr, n);
+	delivery_record(j->srv->conf, j->srv->queue, j->res, j->rr, n);
 }
 
 static void outbound_record_done(void *arg)
@@ -84,7 +85,8 @@ void outbound_run(struct server *srv, struct delivery_result *res, void (*done)(
 			free(j);
 		}
 		delivery_result_free(res);
-		res->next_try = 0;
+		res->next_try = time(NULL) + delivery_backoff(srv->conf, 1);
+		log_msg("%s error=\"out of memory\" status=deferred", res->env ? res->env->id : "-");
 		done(arg);
 		return;
 	}

@@ -111,10 +111,10 @@ static int pickup_scan(const struct queue_drop *d, bool *eightbit, bool *header8
 }
 
 /* Write the queue copy: envelope, our Received field, the content. */
-static int pickup_write(const struct conf *conf, const struct queue_drop *d, struct queue_env *env,
+static int pickup_write(const struct conf *conf, struct queue *q, const struct queue_drop *d, struct queue_env *env,
                         const char *for_rcpt)
 {
-	struct queue_writer *w = queue_writer_open(conf->data_dir, env);
+	struct queue_writer *w = queue_writer_open(q, env);
 	if (w == NULL)
 		return -1;
 	char date[64];
@@ -154,7 +154,7 @@ static int pickup_write(const struct conf *conf, const struct queue_drop *d, str
 		queue_writer_abort(w);
 		return -1;
 	}
-	return queue_commit_durable(conf->data_dir, w); /* frees w */
+	return queue_commit_durable(q, w); /* frees w */
 }
 
 /* Resolve the drop file's recipients; the orcpts stay aligned with the
@@ -195,7 +195,7 @@ static int pickup_resolve(const struct conf *conf, const char *name, const struc
 
 /* One drop file. 1 when it was queued (id in out), 0 when it was dealt
  * with otherwise, -1 when it stays for the next pass. */
-static int pickup_one(const struct conf *conf, const char *name, char out[QUEUE_ID_MAX])
+static int pickup_one(const struct conf *conf, struct queue *q, const char *name, char out[QUEUE_ID_MAX])
 {
 	const char *dd = conf->data_dir;
 	struct queue_drop d;
@@ -250,7 +250,7 @@ static int pickup_one(const struct conf *conf, const char *name, char out[QUEUE_
 	}
 	env.rcpts = rv;
 	env.nrcpts = rcpts.n;
-	if (pickup_write(conf, &d, &env, d.nrcpts == 1 ? d.rcpts[0] : NULL) < 0) {
+	if (pickup_write(conf, q, &d, &env, d.nrcpts == 1 ? d.rcpts[0] : NULL) < 0) {
 		log_msg("drop-file=%s status=deferred error=\"cannot queue it: %s\"", name, strerror(errno));
 		rc = -1;
 		goto out;
@@ -281,7 +281,7 @@ static void pickup_work(void *arg)
 	}
 	size_t failed = 0;
 	for (size_t i = 0; i < n; i++) {
-		int r = pickup_one(j->conf, names[i], j->ids[j->nids]);
+		int r = pickup_one(j->conf, j->srv->queue, names[i], j->ids[j->nids]);
 		if (r == 1)
 			j->nids++;
 		else if (r < 0)

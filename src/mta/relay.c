@@ -554,7 +554,7 @@ void relay_send(struct relay *r, struct relay_req *req)
 	}
 	a->r = r;
 	a->req = req;
-	a->fd = queue_open_content(r->srv->conf->data_dir, req->env);
+	a->fd = queue_open_content(r->srv->queue, req->env);
 	a->left = req->env->content_len;
 	a->crcpts = calloc(req->nrcpts, sizeof *a->crcpts);
 	if (a->fd < 0 || a->crcpts == NULL) {

@@ -23,8 +23,20 @@ struct sched_entry {
 	char id[QUEUE_ID_MAX];
 	time_t next_try;
 	bool removed;         /* deleted while in flight: do not reschedule */
+	struct delivery_settled *settled; /* outcomes not yet on disk (owned): see delivery.h */
+	size_t nsettled;
 	struct sched_entry *next;
 };
+
+static void sched_entry_free(struct sched_entry *e)
+{
+	if (e == NULL)
+		return;
+	if (e->nsettled)
+		log_msg("%s warning=\"%zu outcome(s) forgotten without a record\"", e->id, e->nsettled);
+	free(e->settled);
+	free(e);
+}
 
 /* A singly linked FIFO. */
 struct sched_list {
@@ -100,7 +112,7 @@ static void sched_list_free(struct sched_list *l)
 {
 	struct sched_entry *e;
 	while ((e = sched_list_pop(l)) != NULL)
-		free(e);
+		sched_entry_free(e);
 }
 
 static void scheduler_timer_cb(void *arg)
@@ -138,17 +150,22 @@ void scheduler_free(struct scheduler *s)
 	free(s);
 }
 
-/* Arm the timer for the earliest waiting entry. */
+/* Arm the timer for the earliest waiting entry. An entry due already
+ * (next_try in the past, or 0) makes the timer fire at once: "0" is a
+ * time like any other here, never "no timer". */
 static void scheduler_arm(struct scheduler *s)
 {
-	time_t earliest = 0;
-	for (struct sched_entry *e = s->waiting.head; e; e = e->next)
-		if (earliest == 0 || e->next_try < earliest)
+	const struct sched_entry *first = s->waiting.head;
+	if (first == NULL || s->stopped)
+		return;
+	time_t earliest = first->next_try;
+	for (const struct sched_entry *e = first->next; e; e = e->next)
+		if (e->next_try < earliest)
 			earliest = e->next_try;
-	if (earliest == 0 || s->stopped || (s->timer_at && s->timer_at <= earliest))
+	if (s->timer_at && s->timer_at <= earliest)
 		return;
 	time_t now = time(NULL);
-	s->timer_at = earliest;
+	s->timer_at = earliest > now ? earliest : now;
 	io_timer_start(s->timer, earliest > now ? (uint64_t)(earliest - now) * 1000 : 0);
 }
 
@@ -173,7 +190,7 @@ void scheduler_add(struct scheduler *s, const char *id, time_t next_try)
 static void scheduler_work(void *arg)
 {
 	struct sched_job *j = arg;
-	delivery_attempt(j->s->srv->conf, j->e->id, &j->res);
+	delivery_attempt(j->s->srv->conf, j->s->srv->queue, j->e->id, j->e->settled, j->e->nsettled, &j->res);
 }
 
 /* The attempt is over: reschedule or forget the entry. */
@@ -186,10 +203,21 @@ static void scheduler_finish(void *arg)
 		scheduler_add(s, j->res.bounce_id, 0);
 	s->inflight--;
 	sched_list_take(&s->running, e, NULL);
+	/* The attempt's view of what is settled replaces the entry's. */
+	free(e->settled);
+	e->settled = j->res.settled;
+	e->nsettled = j->res.nsettled;
+	j->res.settled = NULL;
+	j->res.nsettled = 0;
 	if (j->res.finished || e->removed) {
-		free(e);
+		if (j->res.finished)
+			e->nsettled = 0; /* recorded by the removal */
+		sched_entry_free(e);
 	} else {
-		e->next_try = j->res.next_try;
+		/* Never at once again: an attempt that failed on our side
+		 * (no memory, an unreadable file) must not spin. */
+		time_t now = time(NULL);
+		e->next_try = j->res.next_try > now ? j->res.next_try : now + 1;
 		sched_list_push(&s->waiting, e);
 		scheduler_arm(s);
 	}
@@ -237,7 +265,8 @@ bool scheduler_remove(struct scheduler *s, const char *id)
 	if (e == NULL)
 		e = sched_list_take(&s->waiting, NULL, id);
 	if (e) {
-		free(e); /* the timer may fire for it: it then finds nothing */
+		e->nsettled = 0; /* deleted: nothing more will be recorded */
+		sched_entry_free(e); /* the timer may fire for it: it then finds nothing */
 		return true;
 	}
 	for (e = s->running.head; e; e = e->next) {

@@ -19,6 +19,7 @@
 struct scheduler;
 struct relay;
 struct io_dns;
+struct queue;
 
 struct server_addr_count {
 	char addr[64];
@@ -28,6 +29,7 @@ struct server_addr_count {
 
 struct server {
 	struct conf *conf;
+	struct queue *queue;               /* DATA-DIR/queue (data-dir cannot change on reload) */
 	struct io_loop *loop;
 	struct io_workers *commit_pool;    /* fsync of incoming messages */
 	struct io_workers *delivery_pool;  /* Maildir writes */

@@ -329,7 +329,7 @@ static enum smtp_reply_id smtpd_op_data_begin(void *ctx)
 	}
 	env.rcpts = rv;
 	env.nrcpts = ss->rcpts.n;
-	ss->w = queue_writer_open(ss->srv->conf->data_dir, &env);
+	ss->w = queue_writer_open(ss->srv->queue, &env);
 	int e = errno;
 	free(rv);
 	if (ss->w == NULL) {
@@ -382,7 +382,7 @@ static int smtpd_op_data_write(void *ctx, const char *p, size_t n)
 static void smtpd_commit_work(void *arg)
 {
 	struct smtpd_session *ss = arg;
-	ss->commit_rc = queue_commit_durable(ss->srv->conf->data_dir, ss->commit_w);
+	ss->commit_rc = queue_commit_durable(ss->srv->queue, ss->commit_w);
 	ss->commit_errno = errno;
 	ss->commit_w = NULL; /* freed by the commit, on success or failure */
 }

@@ -11,12 +11,12 @@
 
 /* fsync the file, rename it into msg/, flush msg/ (shared). Frees w.
  * 0, or -1 with errno (the tmp file is then removed). Blocking. */
-int queue_commit_durable(const char *data_dir, struct queue_writer *w);
+int queue_commit_durable(struct queue *q, struct queue_writer *w);
 
 /* Remove a finished message (its state log too) and flush msg/, the
  * flush shared with concurrent commits and removals. Blocking. */
-int queue_commit_remove(const char *data_dir, const char *id);
+int queue_commit_remove(struct queue *q, const char *id);
 /* Flush msg/ after a change made by this thread, sharing the flush. */
-int queue_commit_sync_shared(const char *data_dir);
+int queue_commit_sync_shared(struct queue *q);
 
 #endif

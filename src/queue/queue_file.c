@@ -55,7 +55,7 @@
 #define QUEUE_FILE_TRAILER_MAX (4 + 20 + 1)
 
 struct queue_writer {
-	char *data_dir; /* owned copy */
+	struct queue *q; /* borrowed: the queue outlives its writers */
 	char id[QUEUE_ID_MAX];
 	char tmp_path[PATH_MAX];
 	int fd;     /* tmp/ID, -1 once closed */
@@ -265,11 +265,10 @@ static void queue_file_writer_free(struct queue_writer *w)
 	if (w->fd >= 0)
 		close(w->fd);
 	free(w->obuf);
-	free(w->data_dir);
 	free(w);
 }
 
-struct queue_writer *queue_writer_open(const char *data_dir, const struct queue_env *env)
+struct queue_writer *queue_writer_open(struct queue *q, const struct queue_env *env)
 {
 	if (!queue_file_env_ok(env)) {
 		errno = EINVAL;
@@ -280,17 +279,17 @@ struct queue_writer *queue_writer_open(const char *data_dir, const struct queue_
 		return NULL;
 	w->fd = -1;
 	memcpy(w->id, env->id, sizeof w->id);
-	w->data_dir = strdup(data_dir);
+	w->q = q;
 	w->obuf = malloc(QUEUE_IO_BUF);
-	if (w->data_dir == NULL || w->obuf == NULL)
+	if (w->obuf == NULL)
 		goto fail;
-	if (queue_store_path(w->tmp_path, data_dir, "tmp", env->id, NULL) < 0)
+	if (queue_store_path(w->tmp_path, q->data_dir, "tmp", env->id, NULL) < 0)
 		goto fail;
 	/* A recycled file from the pool is overwritten from the start and cut
 	 * to size at finish; otherwise a new one. O_EXCL: an id is never
 	 * reused, and if it were we would rather fail the transaction than
 	 * write into someone else's file. */
-	if (queue_pool_take(data_dir, w->tmp_path) == 0) {
+	if (queue_pool_take(q, w->tmp_path) == 0) {
 		do {
 			w->fd = open(w->tmp_path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 		} while (w->fd < 0 && errno == EINTR);
@@ -340,6 +339,11 @@ uint64_t queue_writer_length(const struct queue_writer *w)
 	return w->content_len;
 }
 
+const char *queue_writer_id(const struct queue_writer *w)
+{
+	return w->id;
+}
+
 int queue_writer_finish(struct queue_writer *w)
 {
 	if (w->finished) {
@@ -382,7 +386,7 @@ int queue_writer_commit(struct queue_writer *w)
 		errno = EINVAL;
 		return -1;
 	}
-	if (queue_store_path(msg_path, w->data_dir, "msg", w->id, NULL) < 0)
+	if (queue_store_path(msg_path, w->q->data_dir, "msg", w->id, NULL) < 0)
 		goto fail;
 	/* NOREPLACE: an accepted message is never overwritten, even if an
 	 * id were ever repeated. File systems without it get plain rename. */
@@ -673,7 +677,7 @@ out:;
 	return rc;
 }
 
-int queue_load(const char *data_dir, const char *id, struct queue_env *env)
+int queue_load(struct queue *q, const char *id, struct queue_env *env)
 {
 	memset(env, 0, sizeof *env);
 	char path[PATH_MAX];
@@ -681,7 +685,7 @@ int queue_load(const char *data_dir, const char *id, struct queue_env *env)
 		errno = EINVAL;
 		return -1;
 	}
-	if (queue_store_path(path, data_dir, "msg", id, NULL) < 0)
+	if (queue_store_path(path, q->data_dir, "msg", id, NULL) < 0)
 		return -1;
 	int fd;
 	do {
@@ -694,13 +698,21 @@ int queue_load(const char *data_dir, const char *id, struct queue_env *env)
 	int saved = errno;
 	close(fd);
 	if (r == 0)
-		r = queue_state_apply(data_dir, env);
+		r = queue_state_apply(q, env);
 	if (r < 0) {
 		saved = errno;
 		queue_env_free(env);
 		errno = saved;
 	}
 	return r;
+}
+
+bool queue_exists(struct queue *q, const char *id)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	return queue_id_is_valid(id) && queue_store_path(path, q->data_dir, "msg", id, NULL) == 0 &&
+	       lstat(path, &st) == 0;
 }
 
 void queue_env_free(struct queue_env *env)
@@ -720,14 +732,14 @@ void queue_env_free(struct queue_env *env)
 	memset(env, 0, sizeof *env);
 }
 
-int queue_open_content(const char *data_dir, const struct queue_env *env)
+int queue_open_content(struct queue *q, const struct queue_env *env)
 {
 	char path[PATH_MAX];
 	if (!queue_id_is_valid(env->id)) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (queue_store_path(path, data_dir, "msg", env->id, NULL) < 0)
+	if (queue_store_path(path, q->data_dir, "msg", env->id, NULL) < 0)
 		return -1;
 	int fd;
 	do {

@@ -12,21 +12,36 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <pthread.h>
+
 #include "base/buf.h"
+#include "base/syncgroup.h"
 #include "queue/queue_store.h"
 
 #define QUEUE_DIR_MODE  0700
 #define QUEUE_FILE_MODE 0600
 #define QUEUE_POOL_MAX  512  /* finished queue files kept in queue/free/ for reuse */
 
+struct queue {
+	char *data_dir;                /* owned */
+	struct syncgroup msg_sync;     /* flushes of queue/msg (queue_commit.c) */
+	pthread_mutex_t state_lock;    /* appends to state logs (queue_state.c) */
+	/* the pool of recycled files (queue_store.c), under pool_mu */
+	pthread_mutex_t pool_mu;
+	unsigned long *pool_names;     /* the stack of free names (owned) */
+	size_t pool_n;
+	unsigned long pool_next;
+	bool pool_scanned;
+};
+
 /* The pool of finished queue files (queue_store.c). Reusing an inode
  * instead of deleting one and creating the next spares the file system's
  * inode allocator, which on ext4 slows down sharply under the churn of
  * thousands of files created and deleted a second. */
 /* Move a free file to dst (tmp/ID); 0, or -1 when the pool is empty. */
-int queue_pool_take(const char *data_dir, const char *dst);
+int queue_pool_take(struct queue *q, const char *dst);
 /* Move a finished message file into the pool; -1: unlink it instead. */
-int queue_pool_put(const char *data_dir, const char *src);
+int queue_pool_put(struct queue *q, const char *src);
 /* One envelope or state record, LF excluded. Addresses are at most 256
  * octets (RFC 5321 4.5.3.1.3), an xtext ORCPT (RFC 3461 4.2) three times
  * that, a HELO argument fits in a 512-octet command line (4.5.3.1.4):
@@ -74,9 +89,9 @@ enum queue_file_line_result queue_file_lines_next(struct queue_file_lines *l);
 
 /* queue_state.c: apply msg/ID.st to env->rcpts (0, or -1 with errno on a
  * read error; bad records are logged and skipped). */
-int queue_state_apply(const char *data_dir, struct queue_env *env);
+int queue_state_apply(struct queue *q, struct queue_env *env);
 /* Cut a torn last line off msg/ID.st so that the next append does not
  * glue a record to it. Start-up only. */
-int queue_state_repair(const char *data_dir, const char *id);
+int queue_state_repair(struct queue *q, const char *id);
 
 #endif

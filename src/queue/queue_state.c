@@ -34,12 +34,12 @@
 #include "base/fsutil.h"
 #include "base/log.h"
 
-/* Held around write-or-roll-back of one record. Appends to one state
- * file may come from several workers at once (two recipients of one
- * message delivered in parallel); O_APPEND keeps whole writes apart, the
- * lock makes the roll-back of a short write (ENOSPC) safe, since nobody
- * else can have appended behind it. Never held across an fsync. */
-static pthread_mutex_t queue_state_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The queue's state_lock is held around write-or-roll-back of one
+ * record. Appends to one state file may come from several workers at
+ * once (two recipients of one message delivered in parallel); O_APPEND
+ * keeps whole writes apart, the lock makes the roll-back of a short write
+ * (ENOSPC) safe, since nobody else can have appended behind it. Never
+ * held across an fsync. */
 
 /* Error texts come from remote servers: keep printable ASCII, make line
  * breaks and tabs spaces (multi-line replies), cap the length. */
@@ -123,7 +123,7 @@ static int queue_state_open(const char *path, bool *created)
 	}
 }
 
-int queue_mark(const char *data_dir, const char *id, size_t idx, enum queue_rcpt_state st,
+int queue_mark(struct queue *q, const char *id, size_t idx, enum queue_rcpt_state st,
                time_t next_try, unsigned attempts, const char *text, bool sync)
 {
 	char path[PATH_MAX];
@@ -131,7 +131,7 @@ int queue_mark(const char *data_dir, const char *id, size_t idx, enum queue_rcpt
 		errno = EINVAL;
 		return -1;
 	}
-	if (queue_store_path(path, data_dir, "msg", id, ".st") < 0)
+	if (queue_store_path(path, q->data_dir, "msg", id, ".st") < 0)
 		return -1;
 	struct buf line;
 	buf_init(&line, QUEUE_LINE_MAX);
@@ -151,7 +151,7 @@ int queue_mark(const char *data_dir, const char *id, size_t idx, enum queue_rcpt
 	}
 
 	int rc = 0;
-	pthread_mutex_lock(&queue_state_lock);
+	pthread_mutex_lock(&q->state_lock);
 	struct stat sb;
 	if (fstat(fd, &sb) < 0) {
 		rc = -1;
@@ -164,7 +164,7 @@ int queue_mark(const char *data_dir, const char *id, size_t idx, enum queue_rcpt
 		errno = saved;
 		rc = -1;
 	}
-	pthread_mutex_unlock(&queue_state_lock);
+	pthread_mutex_unlock(&q->state_lock);
 
 	if (rc == 0 && sync && fsutil_fdatasync(fd) < 0)
 		rc = -1;
@@ -173,8 +173,8 @@ int queue_mark(const char *data_dir, const char *id, size_t idx, enum queue_rcpt
 	 * later synced append cannot know the entry was never flushed. */
 	if (rc == 0 && created) {
 		char dir[PATH_MAX];
-		if (queue_store_path(dir, data_dir, "msg", NULL, NULL) < 0 ||
-		    fsutil_fsync_dir(dir) < 0)
+		if (queue_store_path(dir, q->data_dir, "msg", NULL, NULL) < 0 ||
+		    syncgroup_flush(&q->msg_sync, dir) < 0)
 			rc = -1;
 	}
 	int saved = errno;
@@ -254,10 +254,10 @@ static int queue_state_line(struct queue_env *env, const char *s, size_t n)
 	return 0;
 }
 
-int queue_state_apply(const char *data_dir, struct queue_env *env)
+int queue_state_apply(struct queue *q, struct queue_env *env)
 {
 	char path[PATH_MAX];
-	if (queue_store_path(path, data_dir, "msg", env->id, ".st") < 0)
+	if (queue_store_path(path, q->data_dir, "msg", env->id, ".st") < 0)
 		return -1;
 	int fd;
 	do {
@@ -297,10 +297,10 @@ int queue_state_apply(const char *data_dir, struct queue_env *env)
 	return rc;
 }
 
-int queue_state_repair(const char *data_dir, const char *id)
+int queue_state_repair(struct queue *q, const char *id)
 {
 	char path[PATH_MAX];
-	if (queue_store_path(path, data_dir, "msg", id, ".st") < 0)
+	if (queue_store_path(path, q->data_dir, "msg", id, ".st") < 0)
 		return -1;
 	int fd;
 	do {
@@ -351,14 +351,14 @@ out:;
  * attempt instead of one per recipient). A message without a log has
  * nothing to flush.
  */
-int queue_sync(const char *data_dir, const char *id)
+int queue_sync(struct queue *q, const char *id)
 {
 	char path[PATH_MAX];
 	if (!queue_id_is_valid(id)) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (queue_store_path(path, data_dir, "msg", id, ".st") < 0)
+	if (queue_store_path(path, q->data_dir, "msg", id, ".st") < 0)
 		return -1;
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)

@@ -33,7 +33,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -153,10 +152,47 @@ void queue_new_id(char out[QUEUE_ID_MAX])
 	out[QUEUE_ID_TIME_DIGITS + QUEUE_ID_SALT_DIGITS] = '\0';
 }
 
+/* --------------------------------------------------------------- object */
+
+struct queue *queue_open(const char *data_dir)
+{
+	struct queue *q = calloc(1, sizeof *q);
+	if (q == NULL)
+		return NULL;
+	q->data_dir = strdup(data_dir);
+	if (q->data_dir == NULL) {
+		free(q);
+		return NULL;
+	}
+	syncgroup_init(&q->msg_sync);
+	pthread_mutex_init(&q->state_lock, NULL);
+	pthread_mutex_init(&q->pool_mu, NULL);
+	q->pool_next = 1;
+	return q;
+}
+
+void queue_close(struct queue *q)
+{
+	if (q == NULL)
+		return;
+	syncgroup_destroy(&q->msg_sync);
+	pthread_mutex_destroy(&q->state_lock);
+	pthread_mutex_destroy(&q->pool_mu);
+	free(q->pool_names);
+	free(q->data_dir);
+	free(q);
+}
+
+const char *queue_data_dir(const struct queue *q)
+{
+	return q->data_dir;
+}
+
 /* ---------------------------------------------------------- directories */
 
-int queue_init_dirs(const char *data_dir)
+int queue_init_dirs(struct queue *q)
 {
+	const char *data_dir = q->data_dir;
 	static const char *const subs[] = { "tmp", "msg", "drop", "free" };
 	char path[PATH_MAX];
 	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
@@ -167,10 +203,10 @@ int queue_init_dirs(const char *data_dir)
 	return 0;
 }
 
-int queue_sync_msgdir(const char *data_dir)
+int queue_sync_msgdir(struct queue *q)
 {
 	char path[PATH_MAX];
-	if (queue_store_path(path, data_dir, "msg", NULL, NULL) < 0)
+	if (queue_store_path(path, q->data_dir, "msg", NULL, NULL) < 0)
 		return -1;
 	return fsutil_fsync_dir(path);
 }
@@ -181,18 +217,12 @@ int queue_sync_msgdir(const char *data_dir)
  * each either in the pool (garbage, reused later) or where it was going.
  * Files left by an earlier process are taken over on first use.
  */
-static pthread_mutex_t queue_pool_mu = PTHREAD_MUTEX_INITIALIZER;
-static unsigned long *queue_pool_names; /* the stack of free names */
-static size_t queue_pool_n;
-static unsigned long queue_pool_next = 1;
-static bool queue_pool_scanned;
-
-static void queue_pool_scan_locked(const char *data_dir)
+static void queue_pool_scan_locked(struct queue *q)
 {
-	queue_pool_scanned = true;
-	queue_pool_names = calloc(QUEUE_POOL_MAX, sizeof *queue_pool_names);
+	q->pool_scanned = true;
+	q->pool_names = calloc(QUEUE_POOL_MAX, sizeof *q->pool_names);
 	char path[PATH_MAX];
-	if (queue_pool_names == NULL || queue_store_path(path, data_dir, "free", NULL, NULL) < 0)
+	if (q->pool_names == NULL || queue_store_path(path, q->data_dir, "free", NULL, NULL) < 0)
 		return;
 	DIR *d = opendir(path);
 	if (d == NULL)
@@ -205,54 +235,55 @@ static void queue_pool_scan_locked(const char *data_dir)
 		unsigned long n = strtoul(de->d_name + 1, &end, 10);
 		if (*end != '\0' || n == 0)
 			continue;
-		if (n >= queue_pool_next)
-			queue_pool_next = n + 1;
-		if (queue_pool_n < QUEUE_POOL_MAX)
-			queue_pool_names[queue_pool_n++] = n;
+		if (n >= q->pool_next)
+			q->pool_next = n + 1;
+		if (q->pool_n < QUEUE_POOL_MAX)
+			q->pool_names[q->pool_n++] = n;
 	}
 	closedir(d);
 }
 
-int queue_pool_take(const char *data_dir, const char *dst)
+int queue_pool_take(struct queue *q, const char *dst)
 {
-	pthread_mutex_lock(&queue_pool_mu);
-	if (!queue_pool_scanned)
-		queue_pool_scan_locked(data_dir);
-	unsigned long n = queue_pool_n ? queue_pool_names[--queue_pool_n] : 0;
-	pthread_mutex_unlock(&queue_pool_mu);
+	pthread_mutex_lock(&q->pool_mu);
+	if (!q->pool_scanned)
+		queue_pool_scan_locked(q);
+	unsigned long n = q->pool_n ? q->pool_names[--q->pool_n] : 0;
+	pthread_mutex_unlock(&q->pool_mu);
 	if (n == 0)
 		return -1;
 	char name[32], path[PATH_MAX];
 	snprintf(name, sizeof name, "F%lu", n);
-	if (queue_store_path(path, data_dir, "free", name, NULL) < 0 || rename(path, dst) < 0)
+	if (queue_store_path(path, q->data_dir, "free", name, NULL) < 0 || rename(path, dst) < 0)
 		return -1;
 	return 0;
 }
 
-int queue_pool_put(const char *data_dir, const char *src)
+int queue_pool_put(struct queue *q, const char *src)
 {
-	pthread_mutex_lock(&queue_pool_mu);
-	if (!queue_pool_scanned)
-		queue_pool_scan_locked(data_dir);
-	if (queue_pool_names == NULL || queue_pool_n >= QUEUE_POOL_MAX) {
-		pthread_mutex_unlock(&queue_pool_mu);
+	pthread_mutex_lock(&q->pool_mu);
+	if (!q->pool_scanned)
+		queue_pool_scan_locked(q);
+	if (q->pool_names == NULL || q->pool_n >= QUEUE_POOL_MAX) {
+		pthread_mutex_unlock(&q->pool_mu);
 		return -1;
 	}
-	unsigned long n = queue_pool_next++;
-	pthread_mutex_unlock(&queue_pool_mu);
+	unsigned long n = q->pool_next++;
+	pthread_mutex_unlock(&q->pool_mu);
 	char name[32], path[PATH_MAX];
 	snprintf(name, sizeof name, "F%lu", n);
-	if (queue_store_path(path, data_dir, "free", name, NULL) < 0 || rename(src, path) < 0)
+	if (queue_store_path(path, q->data_dir, "free", name, NULL) < 0 || rename(src, path) < 0)
 		return -1;
-	pthread_mutex_lock(&queue_pool_mu);
-	if (queue_pool_n < QUEUE_POOL_MAX)
-		queue_pool_names[queue_pool_n++] = n;
-	pthread_mutex_unlock(&queue_pool_mu);
+	pthread_mutex_lock(&q->pool_mu);
+	if (q->pool_n < QUEUE_POOL_MAX)
+		q->pool_names[q->pool_n++] = n;
+	pthread_mutex_unlock(&q->pool_mu);
 	return 0;
 }
 
-static int queue_remove_files(const char *data_dir, const char *id, bool sync)
+static int queue_remove_files(struct queue *q, const char *id, bool sync)
 {
+	const char *data_dir = q->data_dir;
 	char path[PATH_MAX];
 	if (!queue_id_is_valid(id)) {
 		errno = EINVAL;
@@ -262,7 +293,7 @@ static int queue_remove_files(const char *data_dir, const char *id, bool sync)
 		return -1;
 	int missing = 0;
 	/* Into the pool rather than deleted: its inode serves the next message. */
-	if (queue_pool_put(data_dir, path) < 0 && unlink(path) < 0) {
+	if (queue_pool_put(q, path) < 0 && unlink(path) < 0) {
 		if (errno != ENOENT)
 			return -1;
 		missing = 1;
@@ -271,7 +302,7 @@ static int queue_remove_files(const char *data_dir, const char *id, bool sync)
 		return -1;
 	if (unlink(path) < 0 && errno != ENOENT)
 		return -1;
-	if (sync && queue_sync_msgdir(data_dir) < 0)
+	if (sync && queue_sync_msgdir(q) < 0)
 		return -1;
 	if (missing) {
 		errno = ENOENT;
@@ -280,14 +311,14 @@ static int queue_remove_files(const char *data_dir, const char *id, bool sync)
 	return 0;
 }
 
-int queue_remove(const char *data_dir, const char *id)
+int queue_remove(struct queue *q, const char *id)
 {
-	return queue_remove_files(data_dir, id, true);
+	return queue_remove_files(q, id, true);
 }
 
-int queue_remove_lazy(const char *data_dir, const char *id)
+int queue_remove_lazy(struct queue *q, const char *id)
 {
-	return queue_remove_files(data_dir, id, false);
+	return queue_remove_files(q, id, false);
 }
 
 /* ---------------------------------------------------------- name lists */
@@ -358,8 +389,9 @@ static int queue_store_names_scan(const char *dir, struct queue_store_names *ids
 	return saved ? -1 : 0;
 }
 
-int queue_list_ids(const char *data_dir, char ***ids, size_t *nids)
+int queue_list_ids(struct queue *q, char ***ids, size_t *nids)
 {
+	const char *data_dir = q->data_dir;
 	char path[PATH_MAX];
 	struct queue_store_names l = { 0 };
 	*ids = NULL;
@@ -440,10 +472,11 @@ static bool queue_store_recover_all_finished(const struct queue_env *env)
 
 /* One candidate message: 1 when it is live (the caller reports it), 0
  * when it was dealt with here. */
-static int queue_store_recover_one(const char *data_dir, const char *id, bool *moved)
+static int queue_store_recover_one(struct queue *q, const char *id, bool *moved)
 {
+	const char *data_dir = q->data_dir;
 	struct queue_env env;
-	if (queue_load(data_dir, id, &env) < 0) {
+	if (queue_load(q, id, &env) < 0) {
 		if (errno == EINVAL) {
 			queue_store_recover_quarantine(data_dir, id, true);
 			*moved = true;
@@ -460,13 +493,13 @@ static int queue_store_recover_one(const char *data_dir, const char *id, bool *m
 	queue_env_free(&env);
 	if (finished) {
 		/* Crashed between the last "done" and queue_remove. */
-		if (queue_remove(data_dir, id) < 0 && errno != ENOENT)
+		if (queue_remove(q, id) < 0 && errno != ENOENT)
 			queue_store_recover_log(id, "queue-file=finished status=not-removed");
 		else
 			queue_store_recover_log(id, "queue-file=finished action=removed");
 		return 0;
 	}
-	if (queue_state_repair(data_dir, id) < 0)
+	if (queue_state_repair(q, id) < 0)
 		queue_store_recover_log(id, "state-file=torn status=not-repaired");
 	return 1;
 }
@@ -505,13 +538,14 @@ static void queue_store_recover_other(const char *data_dir, const char *name, bo
 	*moved = true;
 }
 
-int queue_recover(const char *data_dir, void (*cb)(void *arg, const char *id), void *arg)
+int queue_recover(struct queue *q, void (*cb)(void *arg, const char *id), void *arg)
 {
+	const char *data_dir = q->data_dir;
 	char path[PATH_MAX];
 	struct queue_store_names ids = { 0 }, other = { 0 }, live = { 0 };
 	int rc = -1;
 	bool moved = false;
-	if (queue_init_dirs(data_dir) < 0)
+	if (queue_init_dirs(q) < 0)
 		return -1;
 	if (queue_store_path(path, data_dir, "corrupt", NULL, NULL) < 0 ||
 	    fsutil_mkdirs(path, QUEUE_DIR_MODE) < 0)
@@ -522,7 +556,7 @@ int queue_recover(const char *data_dir, void (*cb)(void *arg, const char *id), v
 	    queue_store_names_scan(path, &ids, &other) < 0)
 		goto out;
 	for (size_t i = 0; i < ids.n; i++) {
-		if (queue_store_recover_one(data_dir, ids.v[i], &moved) == 1 &&
+		if (queue_store_recover_one(q, ids.v[i], &moved) == 1 &&
 		    queue_store_names_push(&live, ids.v[i]) < 0)
 			goto out;
 	}
@@ -531,7 +565,7 @@ int queue_recover(const char *data_dir, void (*cb)(void *arg, const char *id), v
 	for (size_t i = 0; i < other.n; i++)
 		queue_store_recover_other(data_dir, other.v[i], &moved);
 	if (moved) {
-		if (queue_sync_msgdir(data_dir) < 0)
+		if (queue_sync_msgdir(q) < 0)
 			goto out;
 		if (queue_store_path(path, data_dir, "corrupt", NULL, NULL) < 0 ||
 		    fsutil_fsync_dir(path) < 0)

@@ -59,61 +59,76 @@ struct queue_env {
 	off_t content_off;    /* set by queue_load: where the content starts */
 };
 
+/*
+ * The queue of one data-dir: its path, the group flush of msg/, the pool
+ * of recycled files and the lock of the state logs. Every function below
+ * takes it; one process may hold several (tests, and a later split of the
+ * server into processes). queue_open does no I/O; the object may be used
+ * from any thread.
+ */
+struct queue;
+struct queue *queue_open(const char *data_dir);
+void queue_close(struct queue *q);
+const char *queue_data_dir(const struct queue *q);
+
 /* A fresh queue id: time-ordered letters and digits, unique in-process. */
 void queue_new_id(char out[QUEUE_ID_MAX]);
 /* True when id is 1 to QUEUE_ID_MAX-1 letters and digits: the check that
  * keeps an id given on a command line from naming another file. */
 bool queue_id_is_valid(const char *id);
 
-/* Create queue/, queue/tmp, queue/msg, queue/drop under data_dir (0700). */
-int queue_init_dirs(const char *data_dir);
+/* Create queue/, queue/tmp, queue/msg, queue/drop, queue/free (0700). */
+int queue_init_dirs(struct queue *q);
 
 /* Receiving a message: header first, content streamed, then finish. */
 struct queue_writer;
-struct queue_writer *queue_writer_open(const char *data_dir, const struct queue_env *env);
+struct queue_writer *queue_writer_open(struct queue *q, const struct queue_env *env);
 int queue_writer_write(struct queue_writer *w, const void *p, size_t n); /* 0, -1 with errno */
 uint64_t queue_writer_length(const struct queue_writer *w);            /* content octets so far */
+const char *queue_writer_id(const struct queue_writer *w);
 /* Write the trailer and fsync the file (worker pool). 0 / -1 errno. */
 int queue_writer_finish(struct queue_writer *w);
 /* Rename tmp/ID to msg/ID. The caller then flushes queue/msg with
- * queue_sync_msgdir() (shared by every commit of a batch) before the
+ * queue_commit_sync_shared() (shared by every commit of a batch) before the
  * message counts as accepted. Frees w. 0 / -1 errno. */
 int queue_writer_commit(struct queue_writer *w);
 /* Remove tmp/ID and free w. */
 void queue_writer_abort(struct queue_writer *w);
-int queue_sync_msgdir(const char *data_dir);
+int queue_sync_msgdir(struct queue *q);
 
 /* Read msg/ID: envelope, then state from ID.st applied. -1 when missing
  * or torn (errno EINVAL for torn). */
-int queue_load(const char *data_dir, const char *id, struct queue_env *env);
+int queue_load(struct queue *q, const char *id, struct queue_env *env);
 void queue_env_free(struct queue_env *env);
+/* Is msg/ID there (whatever its state)? */
+bool queue_exists(struct queue *q, const char *id);
 /* Open msg/ID for reading the content: returns an fd positioned at
  * env->content_off; read env->content_len octets. */
-int queue_open_content(const char *data_dir, const struct queue_env *env);
+int queue_open_content(struct queue *q, const struct queue_env *env);
 
 /* Append a state record for recipient idx. `sync`: fdatasync before
  * returning (for done/failed). For a deferral, next_try/attempts/text. */
-int queue_mark(const char *data_dir, const char *id, size_t idx, enum queue_rcpt_state st,
+int queue_mark(struct queue *q, const char *id, size_t idx, enum queue_rcpt_state st,
                time_t next_try, unsigned attempts, const char *text, bool sync);
 /* queue_remove without flushing msg/: for messages whose every delivery
  * is idempotent (keyed Maildir files), where a removal lost to a power
  * failure only causes a redelivery attempt that finds the files there. */
-int queue_remove_lazy(const char *data_dir, const char *id);
+int queue_remove_lazy(struct queue *q, const char *id);
 /* fdatasync msg/ID.st: make the records appended without sync durable. */
-int queue_sync(const char *data_dir, const char *id);
+int queue_sync(struct queue *q, const char *id);
 /* Every recipient finished: remove msg/ID, then msg/ID.st, then flush
  * queue/msg. The message goes first: a crash in between leaves an orphan
  * state file (deleted by queue_recover), never a message whose "done"
  * records are gone (which would be delivered again). -1 with ENOENT when
  * msg/ID did not exist. */
-int queue_remove(const char *data_dir, const char *id);
+int queue_remove(struct queue *q, const char *id);
 
 /* Start-up: empty queue/tmp, move torn msg files to queue/corrupt/,
  * and call cb for each valid message id (order: oldest first). */
-int queue_recover(const char *data_dir, void (*cb)(void *arg, const char *id), void *arg);
+int queue_recover(struct queue *q, void (*cb)(void *arg, const char *id), void *arg);
 /* Every id in msg/ (for `tern queue list`), oldest first. *ids is owned
  * by the caller: free it with queue_ids_free. No queue/msg yet: 0 ids. */
-int queue_list_ids(const char *data_dir, char ***ids, size_t *nids);
+int queue_list_ids(struct queue *q, char ***ids, size_t *nids);
 void queue_ids_free(char **ids, size_t nids);
 
 #endif

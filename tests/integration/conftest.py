@@ -225,7 +225,7 @@ class TernServer:
 
     def __init__(self, tmp_path, *, users=None, aliases=(), domains=(DOMAIN,),
                  max_message_size="1M", hostname=HOSTNAME, data_dir=None,
-                 extra_lines=(), port=None):
+                 extra_lines=(), port=None, env=None, preexec=None):
         TernServer.instances += 1
         self.n = TernServer.instances
         self.tmp_path = Path(tmp_path)
@@ -238,6 +238,8 @@ class TernServer:
         self.max_message_size = max_message_size
         self.extra_lines = list(extra_lines)
         self.port = port
+        self.extra_env = dict(env or {})
+        self.preexec = preexec    # run in the child before exec (limits)
         self.proc = None
         self.log_path = None
         self.conf_path = self.tmp_path / ("tern-%d.conf" % self.n)
@@ -288,9 +290,10 @@ class TernServer:
             log = open(self.log_path, "wb")
             env = dict(os.environ)
             env.pop("TERN_CONFIG", None)
+            env.update(self.extra_env)
             self.proc = subprocess.Popen([TERN_BIN, "serve", "-c", str(self.conf_path)],
                                          stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         cwd=str(self.tmp_path), env=env)
+                                         cwd=str(self.tmp_path), env=env, preexec_fn=self.preexec)
             log.close()
             self.killed = self.stopping = False
             ok, last_error = self._wait_ready()

@@ -33,6 +33,7 @@
 
 struct tq {
 	char dir[64];
+	struct queue *q;
 };
 
 static int test_queue_rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -49,7 +50,9 @@ static int test_queue_setup(void **state)
 	assert_non_null(t);
 	snprintf(t->dir, sizeof t->dir, "/tmp/tern-tq-XXXXXX");
 	assert_non_null(mkdtemp(t->dir));
-	assert_int_equal(queue_init_dirs(t->dir), 0);
+	t->q = queue_open(t->dir);
+	assert_non_null(t->q);
+	assert_int_equal(queue_init_dirs(t->q), 0);
 	log_set_quiet(1);
 	*state = t;
 	return 0;
@@ -59,6 +62,7 @@ static int test_queue_teardown(void **state)
 {
 	struct tq *t = *state;
 	nftw(t->dir, test_queue_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	queue_close(t->q);
 	free(t);
 	return 0;
 }
@@ -120,7 +124,7 @@ static void test_queue_env(struct queue_env *env, struct queue_rcpt rcpts[3])
 static void test_queue_store_msg(const struct tq *t, const struct queue_env *env,
                                  const void *content, size_t len, size_t chunk)
 {
-	struct queue_writer *w = queue_writer_open(t->dir, env);
+	struct queue_writer *w = queue_writer_open(t->q, env);
 	assert_non_null(w);
 	const char *c = content;
 	for (size_t off = 0; off < len;) {
@@ -131,14 +135,14 @@ static void test_queue_store_msg(const struct tq *t, const struct queue_env *env
 	assert_int_equal(queue_writer_length(w), len);
 	assert_int_equal(queue_writer_finish(w), 0);
 	assert_int_equal(queue_writer_commit(w), 0);
-	assert_int_equal(queue_sync_msgdir(t->dir), 0);
+	assert_int_equal(queue_sync_msgdir(t->q), 0);
 }
 
 static void test_queue_check_content(const struct tq *t, const struct queue_env *env,
                                      const void *content, size_t len)
 {
 	assert_int_equal(env->content_len, len);
-	int fd = queue_open_content(t->dir, env);
+	int fd = queue_open_content(t->q, env);
 	assert_true(fd >= 0);
 	char *got = malloc(len + 4);
 	assert_non_null(got);
@@ -177,7 +181,7 @@ static void test_queue_round_trip(void **state)
 		test_queue_store_msg(t, &env, content, l, chunks[k]);
 
 		struct queue_env got;
-		assert_int_equal(queue_load(t->dir, env.id, &got), 0);
+		assert_int_equal(queue_load(t->q, env.id, &got), 0);
 		assert_string_equal(got.id, env.id);
 		assert_int_equal(got.arrival, 1700000000);
 		assert_string_equal(got.sender, env.sender);
@@ -215,7 +219,7 @@ static void test_queue_minimal_env(void **state)
 	test_queue_store_msg(t, &env, "", 0, 1);
 
 	struct queue_env got;
-	assert_int_equal(queue_load(t->dir, env.id, &got), 0);
+	assert_int_equal(queue_load(t->q, env.id, &got), 0);
 	assert_string_equal(got.sender, "");
 	assert_null(got.helo);
 	assert_null(got.client);
@@ -258,7 +262,7 @@ static void test_queue_forged_envelope(void **state)
 				break;
 			}
 			errno = 0;
-			assert_null(queue_writer_open(t->dir, &env));
+			assert_null(queue_writer_open(t->q, &env));
 			assert_int_equal(errno, EINVAL);
 		}
 	}
@@ -267,15 +271,15 @@ static void test_queue_forged_envelope(void **state)
 	struct queue_rcpt rcpts[3];
 	test_queue_env(&env, rcpts);
 	env.nrcpts = 0;
-	assert_null(queue_writer_open(t->dir, &env));
+	assert_null(queue_writer_open(t->q, &env));
 	assert_int_equal(errno, EINVAL);
 	test_queue_env(&env, rcpts);
 	rcpts[0].addr = "";
-	assert_null(queue_writer_open(t->dir, &env));
+	assert_null(queue_writer_open(t->q, &env));
 	assert_int_equal(errno, EINVAL);
 	test_queue_env(&env, rcpts);
 	snprintf(env.id, sizeof env.id, "../x");
-	assert_null(queue_writer_open(t->dir, &env));
+	assert_null(queue_writer_open(t->q, &env));
 	assert_int_equal(errno, EINVAL);
 	assert_int_equal(test_queue_count(t, "tmp"), 0);
 	assert_int_equal(test_queue_count(t, "msg"), 0);
@@ -316,7 +320,7 @@ static void test_queue_torn(void **state)
 		test_queue_write_raw(t, env.id, full, l);
 		struct queue_env got;
 		errno = 0;
-		int r = queue_load(t->dir, env.id, &got);
+		int r = queue_load(t->q, env.id, &got);
 		if (l < flen) {
 			if (r != -1 || errno != EINVAL)
 				fail_msg("prefix of %zu of %zu octets loaded (r=%d errno=%d)", l,
@@ -336,7 +340,7 @@ static void test_queue_torn(void **state)
 	longer[flen] = '\n';
 	test_queue_write_raw(t, env.id, longer, flen + 1);
 	struct queue_env got;
-	assert_int_equal(queue_load(t->dir, env.id, &got), -1);
+	assert_int_equal(queue_load(t->q, env.id, &got), -1);
 	assert_int_equal(errno, EINVAL);
 	free(longer);
 	free(full);
@@ -355,7 +359,7 @@ static void test_queue_invalid_files(void **state)
 	         id);
 	test_queue_write_raw(t, id, good, strlen(good));
 	struct queue_env got;
-	assert_int_equal(queue_load(t->dir, id, &got), 0);
+	assert_int_equal(queue_load(t->q, id, &got), 0);
 	test_queue_check_content(t, &got, "hi", 2);
 	queue_env_free(&got);
 
@@ -386,19 +390,19 @@ static void test_queue_invalid_files(void **state)
 		snprintf(buf, sizeof buf, bad[i], id);
 		test_queue_write_raw(t, id, buf, strlen(buf));
 		errno = 0;
-		if (queue_load(t->dir, id, &got) != -1 || errno != EINVAL)
+		if (queue_load(t->q, id, &got) != -1 || errno != EINVAL)
 			fail_msg("bad file %zu loaded", i);
 	}
 	/* The id inside must match the file's name. */
 	test_queue_write_raw(t, other, good, strlen(good));
-	assert_int_equal(queue_load(t->dir, other, &got), -1);
+	assert_int_equal(queue_load(t->q, other, &got), -1);
 	assert_int_equal(errno, EINVAL);
 	/* A missing file is not "torn". */
 	char missing[QUEUE_ID_MAX];
 	queue_new_id(missing);
-	assert_int_equal(queue_load(t->dir, missing, &got), -1);
+	assert_int_equal(queue_load(t->q, missing, &got), -1);
 	assert_int_equal(errno, ENOENT);
-	assert_int_equal(queue_load(t->dir, "../msg", &got), -1);
+	assert_int_equal(queue_load(t->q, "../msg", &got), -1);
 	assert_int_equal(errno, EINVAL);
 }
 
@@ -410,7 +414,7 @@ static void test_queue_writer_misuse(void **state)
 	test_queue_env(&env, rcpts);
 
 	/* abort removes tmp/ID */
-	struct queue_writer *w = queue_writer_open(t->dir, &env);
+	struct queue_writer *w = queue_writer_open(t->q, &env);
 	assert_non_null(w);
 	assert_int_equal(queue_writer_write(w, "abc", 3), 0);
 	assert_int_equal(test_queue_count(t, "tmp"), 1);
@@ -419,7 +423,7 @@ static void test_queue_writer_misuse(void **state)
 	assert_int_equal(test_queue_count(t, "tmp"), 0);
 
 	/* commit before finish: refused, cleaned up */
-	w = queue_writer_open(t->dir, &env);
+	w = queue_writer_open(t->q, &env);
 	assert_non_null(w);
 	assert_int_equal(queue_writer_commit(w), -1);
 	assert_int_equal(errno, EINVAL);
@@ -427,7 +431,7 @@ static void test_queue_writer_misuse(void **state)
 	assert_int_equal(test_queue_count(t, "msg"), 0);
 
 	/* write after finish, finish twice */
-	w = queue_writer_open(t->dir, &env);
+	w = queue_writer_open(t->q, &env);
 	assert_non_null(w);
 	assert_int_equal(queue_writer_finish(w), 0);
 	assert_int_equal(queue_writer_write(w, "x", 1), -1);
@@ -436,7 +440,7 @@ static void test_queue_writer_misuse(void **state)
 	assert_int_equal(queue_writer_commit(w), 0);
 
 	/* the same id again: tmp/ID is O_EXCL-fresh, msg/ID never replaced */
-	w = queue_writer_open(t->dir, &env);
+	w = queue_writer_open(t->q, &env);
 	assert_non_null(w);
 	assert_int_equal(queue_writer_write(w, "other", 5), 0);
 	assert_int_equal(queue_writer_finish(w), 0);
@@ -444,16 +448,16 @@ static void test_queue_writer_misuse(void **state)
 	assert_int_equal(errno, EEXIST);
 	assert_int_equal(test_queue_count(t, "tmp"), 0);
 	struct queue_env got;
-	assert_int_equal(queue_load(t->dir, env.id, &got), 0);
+	assert_int_equal(queue_load(t->q, env.id, &got), 0);
 	assert_int_equal(got.content_len, 0);
 	queue_env_free(&got);
 
 	/* remove: both files gone, then ENOENT */
-	assert_int_equal(queue_mark(t->dir, env.id, 0, QUEUE_RCPT_DONE, 0, 0, NULL, true), 0);
+	assert_int_equal(queue_mark(t->q, env.id, 0, QUEUE_RCPT_DONE, 0, 0, NULL, true), 0);
 	assert_true(test_queue_exists(t, "msg", env.id));
-	assert_int_equal(queue_remove(t->dir, env.id), 0);
+	assert_int_equal(queue_remove(t->q, env.id), 0);
 	assert_int_equal(test_queue_count(t, "msg"), 0);
-	assert_int_equal(queue_remove(t->dir, env.id), -1);
+	assert_int_equal(queue_remove(t->q, env.id), -1);
 	assert_int_equal(errno, ENOENT);
 }
 
@@ -466,14 +470,14 @@ static void test_queue_state_log(void **state)
 	test_queue_store_msg(t, &env, "body\n", 5, 5);
 
 	assert_int_equal(
-	    queue_mark(t->dir, env.id, 2, QUEUE_RCPT_PENDING, 1700000000, 1, "421 busy", false), 0);
-	assert_int_equal(queue_mark(t->dir, env.id, 0, QUEUE_RCPT_DONE, 0, 0, "ignored", true), 0);
-	assert_int_equal(queue_mark(t->dir, env.id, 1, QUEUE_RCPT_FAILED, 0, 0,
+	    queue_mark(t->q, env.id, 2, QUEUE_RCPT_PENDING, 1700000000, 1, "421 busy", false), 0);
+	assert_int_equal(queue_mark(t->q, env.id, 0, QUEUE_RCPT_DONE, 0, 0, "ignored", true), 0);
+	assert_int_equal(queue_mark(t->q, env.id, 1, QUEUE_RCPT_FAILED, 0, 0,
 	                            "550-5.1.1 no\r\n550 such\tuser \x01\xc3\xa9\r\n", true),
 	                 0);
 	/* later lines win */
 	assert_int_equal(
-	    queue_mark(t->dir, env.id, 2, QUEUE_RCPT_PENDING, 1700000600, 2, "451 later", false),
+	    queue_mark(t->q, env.id, 2, QUEUE_RCPT_PENDING, 1700000600, 2, "451 later", false),
 	    0);
 	/* bad records in the middle are skipped */
 	char path[PATH_MAX];
@@ -489,7 +493,7 @@ static void test_queue_state_log(void **state)
 	close(fd);
 
 	struct queue_env got;
-	assert_int_equal(queue_load(t->dir, env.id, &got), 0);
+	assert_int_equal(queue_load(t->q, env.id, &got), 0);
 	assert_int_equal(got.rcpts[0].state, QUEUE_RCPT_DONE);
 	assert_null(got.rcpts[0].last_error);
 	assert_int_equal(got.rcpts[1].state, QUEUE_RCPT_FAILED);
@@ -507,34 +511,34 @@ static void test_queue_state_log(void **state)
 	/* recover cuts the torn tail before anything is appended */
 	char **ids;
 	size_t nids;
-	assert_int_equal(queue_recover(t->dir, NULL, NULL), 0);
+	assert_int_equal(queue_recover(t->q, NULL, NULL), 0);
 	char *st;
 	size_t stlen;
 	assert_int_equal(fsutil_read_file(path, 1 << 20, &st, &stlen), 0);
 	assert_true(stlen > 0 && st[stlen - 1] == '\n');
 	free(st);
-	assert_int_equal(queue_mark(t->dir, env.id, 2, QUEUE_RCPT_PENDING, 5, 3, longtext, false),
+	assert_int_equal(queue_mark(t->q, env.id, 2, QUEUE_RCPT_PENDING, 5, 3, longtext, false),
 	                 0);
-	assert_int_equal(queue_load(t->dir, env.id, &got), 0);
+	assert_int_equal(queue_load(t->q, env.id, &got), 0);
 	assert_int_equal(strlen(got.rcpts[2].last_error), 400);
 	assert_int_equal(got.rcpts[2].attempts, 3);
 	queue_env_free(&got);
 
 	/* the last recipient done: recover removes the message */
-	assert_int_equal(queue_mark(t->dir, env.id, 2, QUEUE_RCPT_DONE, 0, 0, NULL, true), 0);
-	assert_int_equal(queue_load(t->dir, env.id, &got), 0);
+	assert_int_equal(queue_mark(t->q, env.id, 2, QUEUE_RCPT_DONE, 0, 0, NULL, true), 0);
+	assert_int_equal(queue_load(t->q, env.id, &got), 0);
 	assert_int_equal(got.rcpts[2].state, QUEUE_RCPT_DONE);
 	queue_env_free(&got);
-	assert_int_equal(queue_recover(t->dir, NULL, NULL), 0);
-	assert_int_equal(queue_list_ids(t->dir, &ids, &nids), 0);
+	assert_int_equal(queue_recover(t->q, NULL, NULL), 0);
+	assert_int_equal(queue_list_ids(t->q, &ids, &nids), 0);
 	assert_int_equal(nids, 0);
 	queue_ids_free(ids, nids);
 	assert_int_equal(test_queue_count(t, "msg"), 0);
 
 	/* refusals */
-	assert_int_equal(queue_mark(t->dir, "../x", 0, QUEUE_RCPT_DONE, 0, 0, NULL, false), -1);
+	assert_int_equal(queue_mark(t->q, "../x", 0, QUEUE_RCPT_DONE, 0, 0, NULL, false), -1);
 	assert_int_equal(errno, EINVAL);
-	assert_int_equal(queue_mark(t->dir, env.id, 0, (enum queue_rcpt_state)7, 0, 0, NULL, false),
+	assert_int_equal(queue_mark(t->q, env.id, 0, (enum queue_rcpt_state)7, 0, 0, NULL, false),
 	                 -1);
 	assert_int_equal(errno, EINVAL);
 }
@@ -568,12 +572,12 @@ static void test_queue_recover(void **state)
 		memcpy(env.id, live[i], QUEUE_ID_MAX);
 		test_queue_store_msg(t, &env, "x\n", 2, 2);
 	}
-	assert_int_equal(queue_mark(t->dir, live[1], 0, QUEUE_RCPT_DONE, 0, 0, NULL, true), 0);
+	assert_int_equal(queue_mark(t->q, live[1], 0, QUEUE_RCPT_DONE, 0, 0, NULL, true), 0);
 
 	test_queue_env(&env, rcpts);
 	memcpy(env.id, torn, QUEUE_ID_MAX);
 	test_queue_store_msg(t, &env, "torn\n", 5, 5);
-	assert_int_equal(queue_mark(t->dir, torn, 0, QUEUE_RCPT_DONE, 0, 0, NULL, true), 0);
+	assert_int_equal(queue_mark(t->q, torn, 0, QUEUE_RCPT_DONE, 0, 0, NULL, true), 0);
 	char path[PATH_MAX];
 	test_queue_path(path, t, "msg", torn);
 	assert_int_equal(truncate(path, 40), 0);
@@ -582,7 +586,7 @@ static void test_queue_recover(void **state)
 	memcpy(env.id, done, QUEUE_ID_MAX);
 	test_queue_store_msg(t, &env, "done\n", 5, 5);
 	for (size_t i = 0; i < 3; i++)
-		assert_int_equal(queue_mark(t->dir, done, i,
+		assert_int_equal(queue_mark(t->q, done, i,
 		                            i == 1 ? QUEUE_RCPT_FAILED : QUEUE_RCPT_DONE, 0, 0,
 		                            "550 no", true),
 		                 0);
@@ -599,7 +603,7 @@ static void test_queue_recover(void **state)
 	assert_int_equal(fsutil_replace_file(tmp, "", 0, 0600), 0);
 
 	struct test_queue_seen seen = { .n = 0 };
-	assert_int_equal(queue_recover(t->dir, test_queue_recover_cb, &seen), 0);
+	assert_int_equal(queue_recover(t->q, test_queue_recover_cb, &seen), 0);
 	assert_int_equal(seen.n, 3);
 	for (int i = 0; i < 3; i++)
 		assert_string_equal(seen.ids[i], live[i]);
@@ -618,7 +622,7 @@ static void test_queue_recover(void **state)
 
 	char **ids;
 	size_t nids;
-	assert_int_equal(queue_list_ids(t->dir, &ids, &nids), 0);
+	assert_int_equal(queue_list_ids(t->q, &ids, &nids), 0);
 	assert_int_equal(nids, 3);
 	for (size_t i = 0; i < 3; i++)
 		assert_string_equal(ids[i], live[i]);
@@ -626,7 +630,7 @@ static void test_queue_recover(void **state)
 
 	/* a second start finds nothing more to do */
 	seen.n = 0;
-	assert_int_equal(queue_recover(t->dir, test_queue_recover_cb, &seen), 0);
+	assert_int_equal(queue_recover(t->q, test_queue_recover_cb, &seen), 0);
 	assert_int_equal(seen.n, 3);
 }
 
@@ -635,18 +639,21 @@ static void test_queue_recover_fresh(void **state)
 	struct tq *t = *state;
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof dir, "%s/new/data", t->dir);
+	struct queue *dq = queue_open(dir);
+	assert_non_null(dq);
 	char **ids;
 	size_t nids;
-	assert_int_equal(queue_list_ids(dir, &ids, &nids), 0);
+	assert_int_equal(queue_list_ids(dq, &ids, &nids), 0);
 	assert_int_equal(nids, 0);
 	queue_ids_free(ids, nids);
-	assert_int_equal(queue_recover(dir, NULL, NULL), 0);
+	assert_int_equal(queue_recover(dq, NULL, NULL), 0);
 	struct stat sb;
 	snprintf(dir, sizeof dir, "%s/new/data/queue/msg", t->dir);
 	assert_int_equal(stat(dir, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0700);
 	snprintf(dir, sizeof dir, "%s/new/data/queue/corrupt", t->dir);
 	assert_int_equal(stat(dir, &sb), 0);
+	queue_close(dq);
 }
 
 /* The child of the kill -9 test: receives, commits and finishes
@@ -656,6 +663,9 @@ static void test_queue_recover_fresh(void **state)
  * recovery may remove it). */
 static void test_queue_kill9_child(const char *dir, int out)
 {
+	struct queue *dq = queue_open(dir);
+	if (dq == NULL)
+		_exit(2);
 	static unsigned char content[200000];
 	test_queue_fill_random(content, sizeof content, 5);
 	for (unsigned i = 0;; i++) {
@@ -663,7 +673,7 @@ static void test_queue_kill9_child(const char *dir, int out)
 		struct queue_rcpt rcpts[3];
 		test_queue_env(&env, rcpts);
 		size_t len = (i * 7919u) % sizeof content;
-		struct queue_writer *w = queue_writer_open(dir, &env);
+		struct queue_writer *w = queue_writer_open(dq, &env);
 		if (w == NULL)
 			_exit(2);
 		for (size_t off = 0; off < len; off += 1000) {
@@ -672,14 +682,14 @@ static void test_queue_kill9_child(const char *dir, int out)
 				_exit(2);
 		}
 		if (queue_writer_finish(w) < 0 || queue_writer_commit(w) < 0 ||
-		    queue_sync_msgdir(dir) < 0)
+		    queue_sync_msgdir(dq) < 0)
 			_exit(2);
 		char rec[1 + QUEUE_ID_MAX] = "A";
 		memcpy(rec + 1, env.id, QUEUE_ID_MAX);
 		if (write(out, rec, sizeof rec) != (ssize_t)sizeof rec)
 			_exit(2);
-		if (queue_mark(dir, env.id, 0, QUEUE_RCPT_DONE, 0, 1, NULL, true) < 0 ||
-		    queue_mark(dir, env.id, 1, QUEUE_RCPT_PENDING, 99, 1, "451 later", false) < 0)
+		if (queue_mark(dq, env.id, 0, QUEUE_RCPT_DONE, 0, 1, NULL, true) < 0 ||
+		    queue_mark(dq, env.id, 1, QUEUE_RCPT_PENDING, 99, 1, "451 later", false) < 0)
 			_exit(2);
 		if (i % 3 == 0) {
 			/* told first: once the last mark is written, recovery
@@ -687,10 +697,10 @@ static void test_queue_kill9_child(const char *dir, int out)
 			rec[0] = 'F';
 			if (write(out, rec, sizeof rec) != (ssize_t)sizeof rec)
 				_exit(2);
-			if (queue_mark(dir, env.id, 1, QUEUE_RCPT_DONE, 0, 2, NULL, false) < 0 ||
-			    queue_mark(dir, env.id, 2, QUEUE_RCPT_FAILED, 0, 1, "550 no", true) < 0)
+			if (queue_mark(dq, env.id, 1, QUEUE_RCPT_DONE, 0, 2, NULL, false) < 0 ||
+			    queue_mark(dq, env.id, 2, QUEUE_RCPT_FAILED, 0, 1, "550 no", true) < 0)
 				_exit(2);
-			queue_remove(dir, env.id);
+			queue_remove(dq, env.id);
 		}
 	}
 }
@@ -720,7 +730,9 @@ static void test_queue_kill9(void **state)
 	for (int round = 0; round < 25; round++) {
 		char dir[PATH_MAX];
 		snprintf(dir, sizeof dir, "%s/r%d", t->dir, round);
-		assert_int_equal(queue_init_dirs(dir), 0);
+		struct queue *dq = queue_open(dir);
+		assert_non_null(dq);
+		assert_int_equal(queue_init_dirs(dq), 0);
 		int p[2];
 		assert_int_equal(pipe(p), 0);
 		pid_t pid = fork();
@@ -744,7 +756,7 @@ static void test_queue_kill9(void **state)
 			test_queue_kill9_cb(rec[0] == 'A' ? &acked : &finished, rec + 1);
 		close(p[0]);
 
-		assert_int_equal(queue_recover(dir, test_queue_kill9_cb, &found), 0);
+		assert_int_equal(queue_recover(dq, test_queue_kill9_cb, &found), 0);
 		char sub[PATH_MAX];
 		snprintf(sub, sizeof sub, "r%d/queue/tmp", round);
 		assert_int_equal(test_queue_count((const struct tq *)t, sub), 0);
@@ -760,7 +772,7 @@ static void test_queue_kill9(void **state)
 				fail_msg("round %d: acknowledged %s lost", round, acked.v[i]);
 			if (live) {
 				struct queue_env env;
-				assert_int_equal(queue_load(dir, acked.v[i], &env), 0);
+				assert_int_equal(queue_load(dq, acked.v[i], &env), 0);
 				queue_env_free(&env);
 			}
 		}
@@ -768,12 +780,13 @@ static void test_queue_kill9(void **state)
 		 * before the kill: it is complete too (it loaded above or here). */
 		for (size_t j = 0; j < found.n; j++) {
 			struct queue_env env;
-			assert_int_equal(queue_load(dir, found.v[j], &env), 0);
+			assert_int_equal(queue_load(dq, found.v[j], &env), 0);
 			queue_env_free(&env);
 		}
 		free(acked.v);
 		free(finished.v);
 		free(found.v);
+		queue_close(dq);
 	}
 }
 
@@ -789,7 +802,7 @@ static void test_queue_recycled_files(void **state)
 	/* the pool belongs to the process: put this data-dir's first file in it */
 	test_queue_env(&env, rcpts);
 	test_queue_store_msg(t, &env, big, sizeof big, 4096);
-	assert_int_equal(queue_remove(t->dir, env.id), 0);
+	assert_int_equal(queue_remove(t->q, env.id), 0);
 	assert_false(test_queue_exists(t, "msg", env.id));
 	assert_int_equal(test_queue_count(t, "free"), 1);
 
@@ -799,7 +812,7 @@ static void test_queue_recycled_files(void **state)
 	test_queue_store_msg(t, &small, "short\n", 6, 6);
 	assert_int_equal(test_queue_count(t, "free"), 0); /* taken from the pool */
 	struct queue_env got;
-	assert_int_equal(queue_load(t->dir, small.id, &got), 0);
+	assert_int_equal(queue_load(t->q, small.id, &got), 0);
 	test_queue_check_content(t, &got, "short\n", 6);
 	queue_env_free(&got);
 }

@@ -52,7 +52,10 @@ static int test_queue_drop_setup(void **state)
 	assert_non_null(t);
 	snprintf(t->dir, sizeof t->dir, "/tmp/tern-tqd-XXXXXX");
 	assert_non_null(mkdtemp(t->dir));
-	assert_int_equal(queue_init_dirs(t->dir), 0);
+	struct queue *q = queue_open(t->dir);
+	assert_non_null(q);
+	assert_int_equal(queue_init_dirs(q), 0);
+	queue_close(q);
 	log_set_quiet(1);
 	*state = t;
 	return 0;
