@@ -48,6 +48,7 @@ struct serve_state {
 	const char *conf_path;
 	struct io_timer *stop_timer;
 	unsigned stop_ticks;
+	bool reloading, reload_again; /* a reload job runs; another SIGHUP came meanwhile */
 	struct conf **retired;      /* configurations replaced by a reload (kept, see below) */
 	size_t nretired;
 	struct io_tls **retired_tls;
@@ -122,53 +123,101 @@ static int serve_load(const char *path, struct conf *c)
 	return rc;
 }
 
-static void serve_reload_cb(void *arg)
+/* A reload reads files (the configuration, the users file, the
+ * certificate): on a worker, like every other disk access; the loop only
+ * swaps the result in. One reload at a time; a SIGHUP meanwhile is
+ * remembered and served after it. */
+struct serve_reload {
+	struct serve_state *st;
+	struct conf *c;           /* the new configuration (owned until swapped) */
+	struct io_tls *tls;
+	char err[1024];
+};
+
+static void serve_reload_work(void *arg)
 {
-	struct serve_state *st = arg;
-	struct conf *c = calloc(1, sizeof *c);
-	if (c == NULL || serve_load(st->conf_path, c) < 0) {
-		log_msg("reload: configuration not changed");
-		free(c);
+	struct serve_reload *r = arg;
+	r->c = calloc(1, sizeof *r->c);
+	if (r->c == NULL) {
+		snprintf(r->err, sizeof r->err, "out of memory");
 		return;
+	}
+	if (conf_load_chosen(r->st->conf_path, 0, r->c, r->err, sizeof r->err) < 0) {
+		free(r->c);
+		r->c = NULL;
+		return;
+	}
+	r->tls = io_tls_new(r->c->tls_cert, r->c->tls_key, r->c->data_dir, r->c->hostname, r->err, sizeof r->err);
+}
+
+static void serve_reload_cb(void *arg);
+
+static void serve_reload_done(void *arg)
+{
+	struct serve_reload *r = arg;
+	struct serve_state *st = r->st;
+	struct conf *c = r->c;
+	st->reloading = false;
+	if (c == NULL || r->tls == NULL) {
+		log_msg("reload: %s; configuration not changed", r->err);
+		goto drop;
 	}
 	if (strcmp(c->data_dir, st->srv.conf->data_dir) != 0 ||
 	    (c->dns == NULL) != (st->srv.conf->dns == NULL) ||
 	    (c->dns && strcmp(c->dns, st->srv.conf->dns) != 0)) {
 		/* The queue and the DNS channel belong to the running process. */
 		log_msg("reload: data-dir and dns cannot change without a restart; configuration not changed");
-		conf_free(c);
-		free(c);
-		return;
-	}
-	char err[1024];
-	struct io_tls *tls = io_tls_new(c->tls_cert, c->tls_key, c->data_dir, c->hostname, err, sizeof err);
-	if (tls == NULL) {
-		log_msg("reload: %s; configuration not changed", err);
-		conf_free(c);
-		free(c);
-		return;
+		goto drop;
 	}
 	/* The old configuration may still be read by a delivery running on a
 	 * worker thread: it is kept, not freed (reloads are rare). Sessions
 	 * already open keep their limits. */
 	struct conf **rc = realloc(st->retired, (st->nretired + 1) * sizeof *rc);
 	struct io_tls **rt = rc ? realloc(st->retired_tls, (st->nretired + 1) * sizeof *rt) : NULL;
+	if (rc)
+		st->retired = rc;
+	if (rt)
+		st->retired_tls = rt;
 	if (rc == NULL || rt == NULL) {
-		if (rc)
-			st->retired = rc;
 		log_msg("reload: out of memory; configuration not changed");
-		io_tls_free(tls);
-		conf_free(c);
-		free(c);
-		return;
+		goto drop;
 	}
-	st->retired = rc;
-	st->retired_tls = rt;
 	st->retired[st->nretired] = st->srv.conf;
 	st->retired_tls[st->nretired++] = st->srv.tls;
 	st->srv.conf = c;
-	st->srv.tls = tls; /* SSL objects of open sessions hold references to the old context */
+	st->srv.tls = r->tls; /* SSL objects of open sessions hold references to the old context */
 	log_msg("reload: configuration re-read from %s", st->conf_path ? st->conf_path : "(embedded default)");
+	free(r);
+	goto again;
+drop:
+	io_tls_free(r->tls);
+	if (c) {
+		conf_free(c);
+		free(c);
+	}
+	free(r);
+again:
+	if (st->reload_again) {
+		st->reload_again = false;
+		serve_reload_cb(st);
+	}
+}
+
+static void serve_reload_cb(void *arg)
+{
+	struct serve_state *st = arg;
+	if (st->reloading) {
+		st->reload_again = true;
+		return;
+	}
+	struct serve_reload *r = calloc(1, sizeof *r);
+	if (r == NULL) {
+		log_msg("reload: out of memory; configuration not changed");
+		return;
+	}
+	r->st = st;
+	st->reloading = true;
+	io_workers_submit(st->srv.commit_pool, serve_reload_work, serve_reload_done, r);
 }
 
 static void serve_raise_nofile(void)
@@ -219,6 +268,7 @@ int cmd_serve(int argc, char **argv)
 		fatal("cannot create the event loop");
 	srv->commit_pool = io_workers_new(srv->loop, 8);
 	srv->delivery_pool = io_workers_new(srv->loop, 4);
+	srv->read_pool = io_workers_new(srv->loop, 2);
 	srv->sched = scheduler_new(srv);
 	char dnserr[256];
 	srv->dns = io_dns_new(srv->loop, c->dns, dnserr, sizeof dnserr);
@@ -300,6 +350,7 @@ int cmd_serve(int argc, char **argv)
 	control_stop(srv);
 	io_workers_free(srv->commit_pool);
 	io_workers_free(srv->delivery_pool);
+	io_workers_free(srv->read_pool);
 	log_msg("stopped");
 	return 0;
 }

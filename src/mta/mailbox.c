@@ -312,19 +312,27 @@ out:;
 	return rc;
 }
 
-int mailbox_open_msg(const struct mailbox *mb, size_t i)
+char *mailbox_msg_path(const struct mailbox *mb, size_t i)
 {
 	if (i >= mb->n) {
 		errno = EINVAL;
-		return -1;
+		return NULL;
 	}
-	char path[PATH_MAX];
-	int n = snprintf(path, sizeof path, "%s/%s", mb->dir, mb->names[i]);
-	if (n < 0 || (size_t)n >= sizeof path) {
-		errno = ENAMETOOLONG;
-		return -1;
+	char *path = NULL;
+	if (asprintf(&path, "%s/%s", mb->dir, mb->names[i]) < 0) {
+		errno = ENOMEM;
+		return NULL;
 	}
-	return open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	return path;
+}
+
+int mailbox_open_path(void *path)
+{
+	int fd;
+	do
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	while (fd < 0 && errno == EINTR);
+	return fd;
 }
 
 long mailbox_expunge(const struct mailbox *mb)

@@ -45,8 +45,12 @@ int mailbox_path(const char *data_dir, const char *address, char *out, size_t ou
  * errno. */
 int mailbox_scan(struct mailbox *mb);
 
-/* Open message i for reading. fd, or -1 with errno. */
-int mailbox_open_msg(const struct mailbox *mb, size_t i);
+/* The file of message i (a fresh allocation, the caller's), or NULL
+ * with errno. */
+char *mailbox_msg_path(const struct mailbox *mb, size_t i);
+/* Open such a path for reading (blocking: a worker, as io_reader's
+ * open). fd, or -1 with errno. */
+int mailbox_open_path(void *path);
 
 /* Blocking (worker pool). Unlink the messages marked deleted and flush
  * the directories (RFC 1939 6: the UPDATE state). A file already gone

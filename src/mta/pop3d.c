@@ -17,12 +17,11 @@
  * then: once QUIT was received the UPDATE state has begun (RFC 1939 6);
  * a connection dropped before QUIT deletes nothing.
  *
- * RETR and TOP stream the file: 64 KiB read, converted by
- * pop3_server_stuff(), written, and reading stops while more than
- * POP3D_OUT_HIGH octets wait for the client; the drained event goes on.
- * The reads run on the loop thread: a page-cache read of 64 KiB is
- * short, and this keeps one owner for the connection. Client input is
- * not read meanwhile (so the idle timer does not run while we send; the
+ * RETR and TOP stream the file: pieces of 64 KiB read on the read pool
+ * (io/reader), converted by pop3_server_stuff() and written by io's
+ * produce callback, which io calls only while the client reads what was
+ * sent (the output high-water mark of io/conn.c). Client input is not
+ * read meanwhile (so the idle timer does not run while we send; the
  * write timeout does).
  *
  * The mailbox lock (mailbox_lock) is taken once the password is right
@@ -42,12 +41,12 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "io/io.h"
+#include "io/reader.h"
 #include "mta/auth.h"
 #include "mta/mailbox.h"
 #include "mta/server.h"
 #include "proto/pop3_server.h"
 
-#define POP3D_READ 65536               /* file read size while sending a message */
 
 struct pop3d_session {
 	struct pop3d_listener *lst;
@@ -69,10 +68,9 @@ struct pop3d_session {
 	int job_errno;
 	int scan_rc;
 	/* RETR/TOP in progress */
-	int fd;                        /* the message file, -1 when not sending */
+	struct io_reader *reader;      /* the message file, read on the read pool (owned) */
 	struct pop3_stuff stuff;
 	struct buf chunk;              /* converted output of one read (owned) */
-	char *rbuf;                    /* POP3D_READ octets (owned), made at the first RETR */
 	uint64_t sent;
 	struct pop3d_session *next, *prev;
 };
@@ -97,9 +95,7 @@ static void pop3d_release(struct pop3d_session *ps)
 
 static void pop3d_free(struct pop3d_session *ps)
 {
-	if (ps->fd >= 0)
-		close(ps->fd);
-	free(ps->rbuf);
+	io_reader_free(ps->reader);
 	buf_free(&ps->chunk);
 	pop3_server_free(&ps->eng);
 	pop3d_release(ps);
@@ -127,10 +123,8 @@ static void pop3d_end(struct pop3d_session *ps, const char *why)
 		log_msg("%s disconnect from [%s] reason=%s", ps->sid, ps->addr, log_value(w, sizeof w, why));
 	}
 	ps->dead = true;
-	if (ps->fd >= 0) {
-		close(ps->fd);
-		ps->fd = -1;
-	}
+	io_reader_free(ps->reader);
+	ps->reader = NULL;
 	if (ps->busy) {
 		io_conn_pause_read(ps->conn, true);
 		return;
@@ -156,36 +150,38 @@ static void pop3d_flush(struct pop3d_session *ps)
 /* The message is sent (ok) or cannot be. */
 static void pop3d_send_end(struct pop3d_session *ps, bool ok)
 {
-	if (ps->fd >= 0)
-		close(ps->fd);
-	ps->fd = -1;
+	io_reader_free(ps->reader);
+	ps->reader = NULL;
 	buf_reset(&ps->chunk);
 	pop3_server_retrieve_done(&ps->eng, ok);
 	io_conn_pause_read(ps->conn, false);
 	pop3d_flush(ps);
 }
 
-/* The next piece of the message being sent: 64 KiB read, converted,
- * written. True while more is to come (io calls again while the client
- * keeps up). */
+/* The next piece of the message being sent, converted and written. True
+ * while there is more right now; false while the reader is still reading
+ * (pop3d_reader_ready_cb kicks us then) or when the transfer ended. */
 static bool pop3d_pump(struct pop3d_session *ps)
 {
-	ssize_t r;
-	do
-		r = read(ps->fd, ps->rbuf, POP3D_READ);
-	while (r < 0 && errno == EINTR);
+	const char *p;
+	size_t n;
+	int r = io_reader_peek(ps->reader, &p, &n);
+	if (r == 0)
+		return false;
 	if (r < 0) {
 		log_msg("%s error=\"cannot read message: %s\"", ps->sid, strerror(errno));
 		pop3d_send_end(ps, false);
 		return false;
 	}
 	buf_reset(&ps->chunk);
-	bool end = r == 0;
-	if (r > 0) {
-		if (pop3_server_stuff(&ps->stuff, ps->rbuf, (size_t)r, &ps->chunk) < 0) {
+	bool end = n == 0;
+	if (n > 0) {
+		long used = pop3_server_stuff(&ps->stuff, p, n, &ps->chunk);
+		if (used < 0) {
 			pop3d_send_end(ps, false);
 			return false;
 		}
+		io_reader_consume(ps->reader, (size_t)used);
 		end = ps->stuff.done; /* TOP has sent its lines */
 	}
 	if (end && pop3_server_stuff_end(&ps->stuff, &ps->chunk) < 0) {
@@ -197,11 +193,15 @@ static bool pop3d_pump(struct pop3d_session *ps)
 		return false;
 	}
 	ps->sent += ps->chunk.len;
-	if (end) {
+	if (end)
 		pop3d_send_end(ps, true);
-		return true; /* commands pipelined behind RETR may be read now */
-	}
-	return true;
+	return true; /* more now, or commands pipelined behind RETR */
+}
+
+static void pop3d_reader_ready_cb(void *arg)
+{
+	struct pop3d_session *ps = arg;
+	io_conn_kick(ps->conn);
 }
 
 /* io's produce: the long answers, a message or a listing, part by part
@@ -383,13 +383,10 @@ static void pop3d_op_login(void *ctx, const char *user, const char *pass)
 static int pop3d_op_retrieve(void *ctx, size_t index, long top_lines)
 {
 	struct pop3d_session *ps = ctx;
-	if (ps->rbuf == NULL && (ps->rbuf = malloc(POP3D_READ)) == NULL)
-		return -1;
-	ps->fd = mailbox_open_msg(&ps->mb, index);
-	if (ps->fd < 0) {
-		char nm[LOG_VALUE_MAX];
-		log_msg("%s error=\"cannot open message: %s\" file=%s", ps->sid, strerror(errno),
-		        log_value(nm, sizeof nm, index < ps->mb.n ? ps->mb.names[index] : "?"));
+	struct io_reader_source src = {.open = mailbox_open_path, .free_arg = free,
+	                               .arg = mailbox_msg_path(&ps->mb, index), .len = IO_READER_TO_EOF};
+	if (src.arg == NULL || (ps->reader = io_reader_new(ps->srv->read_pool, &src, pop3d_reader_ready_cb, ps)) == NULL) {
+		log_msg("%s error=\"cannot read message: %s\"", ps->sid, strerror(errno));
 		return -1;
 	}
 	pop3_server_stuff_init(&ps->stuff, top_lines);
@@ -508,7 +505,6 @@ void pop3d_accept(void *arg, int fd, const struct sockaddr *sa, socklen_t salen)
 	ps->counted = true;
 	ps->lst = lst;
 	ps->srv = srv;
-	ps->fd = -1;
 	buf_init(&ps->chunk, 0);
 	snprintf(ps->addr, sizeof ps->addr, "%s", addr);
 	ps->loopback = loopback;

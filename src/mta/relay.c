@@ -26,6 +26,7 @@
 #include "base/log.h"
 #include "io/dns.h"
 #include "io/io.h"
+#include "io/reader.h"
 #include "io/tls.h"
 #include "mta/server.h"
 #include "proto/smtp_client.h"
@@ -74,7 +75,8 @@ struct relay_attempt {
 	struct smtp_client_txn txn;
 	struct smtp_client_rcpt *crcpts;
 	bool txn_started;
-	int fd;
+	struct io_reader *reader;      /* the content, read on the read pool */
+	struct relay_conn *conn;       /* the connection in use, for the reader's wake-up */
 	uint64_t left;
 	char last_error[512];
 	bool last_permanent;
@@ -128,8 +130,7 @@ static void relay_fail_rest(struct relay_attempt *a, bool permanent, const char 
 static void relay_finish(struct relay_attempt *a)
 {
 	struct relay_req *req = a->req;
-	if (a->fd >= 0)
-		close(a->fd);
+	io_reader_free(a->reader);
 	free(a->crcpts);
 	free(a);
 	req->done(req->arg, req);
@@ -139,9 +140,18 @@ static void relay_finish(struct relay_attempt *a)
 
 static void relay_wake(struct relay *r, const char *key);
 
+/* The attempt and the connection part: neither refers to the other. */
+static void relay_conn_detach(struct relay_conn *rc)
+{
+	if (rc->att && rc->att->conn == rc)
+		rc->att->conn = NULL;
+	rc->att = NULL;
+}
+
 static void relay_conn_free(struct relay_conn *rc)
 {
 	struct relay *r = rc->r;
+	relay_conn_detach(rc);
 	for (struct relay_conn **bp = &r->busy; *bp; bp = &(*bp)->bnext)
 		if (*bp == rc) {
 			*bp = rc->bnext;
@@ -176,7 +186,7 @@ static void relay_idle_timer_cb(void *arg)
 /* The attempt is done with this connection. */
 static void relay_conn_release(struct relay_conn *rc)
 {
-	rc->att = NULL;
+	relay_conn_detach(rc);
 	if (smtp_client_is_ready(&rc->cli) && !rc->closing) {
 		for (struct relay_attempt **wp = &rc->r->waiters; *wp; wp = &(*wp)->wnext) {
 			struct relay_attempt *w = *wp;
@@ -231,22 +241,30 @@ static const struct smtp_client_ops relay_client_ops = {
 	.txn_done = relay_txn_done_cb,
 };
 
-/* Read the next piece of content from the queue file into the engine. */
+/* Hand the engine the content read so far, while the peer keeps up: at
+ * most RELAY_CHUNK octets wait in the connection's output. The reader
+ * wakes the pump when a piece it waited for has arrived. */
 static void relay_push_content(struct relay_conn *rc)
 {
 	struct relay_attempt *a = rc->att;
-	static char piece[RELAY_CHUNK];
-	if (io_conn_output_len(rc->io) > RELAY_CHUNK)
-		return; /* wait for the drained event */
-	size_t want = a->left < sizeof piece ? (size_t)a->left : sizeof piece;
-	ssize_t n = want ? read(a->fd, piece, want) : 0;
-	if (n < 0 || (n == 0 && want > 0)) {
-		log_msg("%s relay: cannot read queue file: %s", a->req->env->id, n < 0 ? strerror(errno) : "short file");
-		smtp_client_abort(&rc->cli, "queue file read error");
-		return;
+	while (smtp_client_wants_content(&rc->cli) && io_conn_output_len(rc->io) + rc->cli.out.len <= RELAY_CHUNK) {
+		const char *p;
+		size_t n;
+		int r = io_reader_peek(a->reader, &p, &n);
+		if (r == 0)
+			return; /* relay_reader_ready_cb follows */
+		if (r < 0 || (n == 0 && a->left > 0) || n > a->left) {
+			log_msg("%s relay error=\"cannot read queue file: %s\"", a->req->env->id,
+			        r < 0 ? strerror(errno) : "its size changed");
+			smtp_client_abort(&rc->cli, "queue file read error");
+			return;
+		}
+		a->left -= n;
+		smtp_client_content(&rc->cli, p, n, a->left == 0);
+		io_reader_consume(a->reader, n);
+		if (n == 0)
+			return;
 	}
-	a->left -= (uint64_t)n;
-	smtp_client_content(&rc->cli, piece, (size_t)n, a->left == 0);
 }
 
 static void relay_conn_flush(struct relay_conn *rc)
@@ -301,14 +319,14 @@ static void relay_conn_pump(struct relay_conn *rc)
 	relay_conn_flush(rc);
 	if (a && a->txn.done && !smtp_client_is_ready(&rc->cli) && smtp_client_is_closed(&rc->cli)) {
 		/* the transaction ended and the session with it (e.g. QUIT sent) */
-		rc->att = NULL;
+		relay_conn_detach(rc);
 		relay_finish(a);
 		a = NULL;
 	}
 	if (smtp_client_is_closed(&rc->cli)) {
 		if (a) {
 			/* the session failed before the transaction was answered */
-			rc->att = NULL;
+			relay_conn_detach(rc);
 			snprintf(a->last_error, sizeof a->last_error, "%s: %s", rc->host,
 			         smtp_client_reply_text(&rc->cli.error));
 			a->last_permanent = false;
@@ -388,8 +406,30 @@ static const struct io_conn_handlers relay_conn_handlers = {
 static void relay_use_conn(struct relay_attempt *a, struct relay_conn *rc)
 {
 	rc->att = a;
+	a->conn = rc;
 	a->txn_started = false;
 	relay_conn_pump(rc);
+}
+
+/* A piece of content the pump waited for has been read. */
+static void relay_reader_ready_cb(void *arg)
+{
+	struct relay_attempt *a = arg;
+	if (a->conn && a->conn->att == a)
+		relay_conn_pump(a->conn);
+}
+
+/* The read pool's side: the queue file, at the start of its content. */
+struct relay_source {
+	struct queue *q;
+	char id[QUEUE_ID_MAX];
+	off_t off;
+};
+
+static int relay_source_open(void *arg)
+{
+	const struct relay_source *s = arg;
+	return queue_open_content_at(s->q, s->id, s->off);
 }
 
 static void relay_next_addr(struct relay_attempt *a)
@@ -464,6 +504,7 @@ static void relay_next_addr(struct relay_attempt *a)
 	rc->bnext = r->busy;
 	r->busy = rc;
 	rc->att = a;
+	a->conn = rc;
 	a->txn_started = false;
 }
 
@@ -554,10 +595,18 @@ void relay_send(struct relay *r, struct relay_req *req)
 	}
 	a->r = r;
 	a->req = req;
-	a->fd = queue_open_content(r->srv->queue, req->env);
 	a->left = req->env->content_len;
 	a->crcpts = calloc(req->nrcpts, sizeof *a->crcpts);
-	if (a->fd < 0 || a->crcpts == NULL) {
+	struct relay_source *src = malloc(sizeof *src);
+	if (src) {
+		src->q = r->srv->queue;
+		memcpy(src->id, req->env->id, sizeof src->id);
+		src->off = req->env->content_off;
+		struct io_reader_source rs = {.open = relay_source_open, .free_arg = free, .arg = src,
+		                              .len = req->env->content_len};
+		a->reader = io_reader_new(r->srv->read_pool, &rs, relay_reader_ready_cb, a);
+	}
+	if (a->reader == NULL || a->crcpts == NULL) {
 		relay_fail_rest(a, false, "4.3.0", "cannot read the queued message");
 		relay_finish(a);
 		return;

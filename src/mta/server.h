@@ -33,6 +33,7 @@ struct server {
 	struct io_loop *loop;
 	struct io_workers *commit_pool;    /* fsync of incoming messages */
 	struct io_workers *delivery_pool;  /* Maildir writes */
+	struct io_workers *read_pool;      /* file reads for sending: relay content, POP3 RETR */
 	struct io_tls *tls;                /* NULL when no TLS could be set up */
 	struct scheduler *sched;
 	struct relay *relay;               /* outbound SMTP */

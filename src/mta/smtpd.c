@@ -24,6 +24,7 @@
 #include "io/io.h"
 #include "io/tls.h"
 #include "mta/auth.h"
+#include "mta/intake.h"
 #include "mta/recipient.h"
 #include "mta/scheduler.h"
 #include "mta/server.h"
@@ -53,12 +54,12 @@ struct smtpd_session {
 	/* transaction */
 	struct recipient_list rcpts;  /* final addresses */
 	struct recipient_list orcpts; /* as given, index-aligned with rcpts */
-	struct queue_writer *w;       /* the message being received (loop thread only) */
-	struct queue_writer *commit_w; /* handed to the commit job (worker thread only) */
+	struct intake *in;            /* the message being received (owned until committed) */
 	char qid[QUEUE_ID_MAX];
 	char sender[SMTP_PATH_MAX + 8];
 	time_t arrival;
-	bool committing;              /* a commit job refers to this session */
+	bool committing;              /* the intake's commit will call back */
+	bool write_failed;            /* the intake failed: logged once */
 	bool authing;                 /* a password check refers to this session */
 	bool dead;                    /* the connection is gone */
 	bool closing;                 /* io_conn_finish called: closes once output has left */
@@ -87,9 +88,8 @@ static void smtpd_free(struct smtpd_session *ss)
 	io_timer_free(ss->greet_timer);
 	if (ss->ptr)
 		ss->ptr->ss = NULL;
-	if (ss->w)
-		queue_writer_abort(ss->w);
-	ss->w = NULL;
+	intake_abort(ss->in);
+	ss->in = NULL;
 	recipient_list_free(&ss->rcpts);
 	recipient_list_free(&ss->orcpts);
 	smtp_server_free(&ss->eng);
@@ -144,6 +144,8 @@ static size_t smtpd_feed_cb(void *arg, const char *p, size_t n)
 	struct smtpd_session *ss = arg;
 	if (!ss->greeted || ss->closing || ss->dead)
 		return 0; /* before the greeting, input stays for the early-talker check */
+	if (ss->in && intake_busy(ss->in))
+		return 0; /* the disk is behind: smtpd_intake_resume_cb kicks us */
 	size_t k = smtp_server_feed(&ss->eng, p, n);
 	smtpd_flush(ss);
 	return k;
@@ -153,6 +155,13 @@ static size_t smtpd_feed_cb(void *arg, const char *p, size_t n)
 static void smtpd_resume(struct smtpd_session *ss)
 {
 	smtpd_flush(ss);
+	io_conn_kick(ss->conn);
+}
+
+/* The intake caught up with a large message: read on. */
+static void smtpd_intake_resume_cb(void *arg)
+{
+	struct smtpd_session *ss = arg;
 	io_conn_kick(ss->conn);
 }
 
@@ -329,12 +338,12 @@ static enum smtp_reply_id smtpd_op_data_begin(void *ctx)
 	}
 	env.rcpts = rv;
 	env.nrcpts = ss->rcpts.n;
-	ss->w = queue_writer_open(ss->srv->queue, &env);
-	int e = errno;
+	/* No I/O here: the queue file is made by the intake's first job. */
+	ss->in = intake_open(ss->srv->queue, ss->srv->commit_pool, &env, smtpd_intake_resume_cb, ss);
 	free(rv);
-	if (ss->w == NULL) {
-		log_msg("%s error=\"cannot create queue file: %s\"", ss->sid, strerror(e));
-		return (e == ENOSPC || e == EDQUOT) ? SMTP_R_STORAGE : SMTP_R_LOCAL_ERROR;
+	if (ss->in == NULL) {
+		log_msg("%s error=\"out of memory\"", ss->sid);
+		return SMTP_R_LOCAL_ERROR;
 	}
 	memcpy(ss->qid, env.id, sizeof ss->qid);
 	/* Our trace field goes on top of the content (RFC 5321 4.4). */
@@ -356,13 +365,12 @@ static enum smtp_reply_id smtpd_op_data_begin(void *ctx)
 		         io_conn_tls_cipher(ss->conn));
 		r.tls = tlsinfo;
 	}
-	int rc = mail_header_received(&rh, &r) < 0 ? -1 : queue_writer_write(ss->w, rh.data, rh.len);
-	e = errno;
+	int rc = mail_header_received(&rh, &r) < 0 ? -1 : intake_write(ss->in, rh.data, rh.len);
 	buf_free(&rh);
 	if (rc < 0) {
-		queue_writer_abort(ss->w);
-		ss->w = NULL;
-		return (e == ENOSPC || e == EDQUOT) ? SMTP_R_STORAGE : SMTP_R_LOCAL_ERROR;
+		intake_abort(ss->in);
+		ss->in = NULL;
+		return SMTP_R_LOCAL_ERROR;
 	}
 	return SMTP_R_OK;
 }
@@ -370,27 +378,23 @@ static enum smtp_reply_id smtpd_op_data_begin(void *ctx)
 static int smtpd_op_data_write(void *ctx, const char *p, size_t n)
 {
 	struct smtpd_session *ss = ctx;
-	if (ss->w == NULL)
+	if (ss->in == NULL)
 		return -1;
-	if (queue_writer_write(ss->w, p, n) < 0) {
-		log_msg("%s error=\"queue write failed: %s\"", ss->sid, strerror(errno));
+	if (intake_write(ss->in, p, n) < 0) {
+		if (!ss->write_failed)
+			log_msg("%s error=\"queue write failed: %s\"", ss->sid, strerror(errno));
+		ss->write_failed = true;
 		return -1;
 	}
 	return 0;
 }
 
-static void smtpd_commit_work(void *arg)
-{
-	struct smtpd_session *ss = arg;
-	ss->commit_rc = queue_commit_durable(ss->srv->queue, ss->commit_w);
-	ss->commit_errno = errno;
-	ss->commit_w = NULL; /* freed by the commit, on success or failure */
-}
-
-static void smtpd_commit_done(void *arg)
+static void smtpd_commit_done(void *arg, int rc, int err)
 {
 	struct smtpd_session *ss = arg;
 	ss->committing = false;
+	ss->commit_rc = rc;
+	ss->commit_errno = err;
 	if (ss->commit_rc == 0) {
 		char from[LOG_VALUE_MAX];
 		log_msg("%s accepted from=%s size=%llu nrcpt=%u client=[%s] session=%s", ss->qid,
@@ -414,22 +418,21 @@ static void smtpd_commit_done(void *arg)
 static void smtpd_op_data_commit(void *ctx, const struct smtp_data *d)
 {
 	struct smtpd_session *ss = ctx;
-	ss->size = queue_writer_length(ss->w);
-	ss->nrcpt_msg = (unsigned)ss->rcpts.n;
 	(void)d;
+	ss->size = intake_length(ss->in);
+	ss->nrcpt_msg = (unsigned)ss->rcpts.n;
 	ss->committing = true;
-	ss->commit_w = ss->w;
-	ss->w = NULL;
-	io_workers_submit(ss->srv->commit_pool, smtpd_commit_work, smtpd_commit_done, ss);
+	struct intake *in = ss->in;
+	ss->in = NULL; /* the intake frees itself once it has answered */
+	intake_commit(in, smtpd_commit_done, ss);
 }
 
 static void smtpd_op_data_abort(void *ctx)
 {
 	struct smtpd_session *ss = ctx;
-	if (ss->w && !ss->committing) {
-		queue_writer_abort(ss->w);
-		ss->w = NULL;
-	}
+	intake_abort(ss->in);
+	ss->in = NULL;
+	ss->write_failed = false;
 }
 
 static void smtpd_op_reset(void *ctx)

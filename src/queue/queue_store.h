@@ -100,11 +100,17 @@ int queue_sync_msgdir(struct queue *q);
  * or torn (errno EINVAL for torn). */
 int queue_load(struct queue *q, const char *id, struct queue_env *env);
 void queue_env_free(struct queue_env *env);
+/* A deep copy of src into dst (dst then owns everything). 0, or -1 with
+ * ENOMEM (dst left empty). */
+int queue_env_dup(struct queue_env *dst, const struct queue_env *src);
 /* Is msg/ID there (whatever its state)? */
 bool queue_exists(struct queue *q, const char *id);
 /* Open msg/ID for reading the content: returns an fd positioned at
  * env->content_off; read env->content_len octets. */
 int queue_open_content(struct queue *q, const struct queue_env *env);
+/* The same from an id and env->content_off, for a reader that outlives
+ * the envelope it was made from. */
+int queue_open_content_at(struct queue *q, const char *id, off_t content_off);
 
 /* Append a state record for recipient idx. `sync`: fdatasync before
  * returning (for done/failed). For a deferral, next_try/attempts/text. */
