@@ -27,6 +27,7 @@
 #include "io/io.h"
 #include "io/tls.h"
 #include "mta/control.h"
+#include "mta/datadir.h"
 #include "mta/delivery.h"
 #include "mta/pickup.h"
 #include "mta/pop3d.h"
@@ -259,9 +260,20 @@ int cmd_serve(int argc, char **argv)
 	srv->queue = queue_open(c->data_dir);
 	if (srv->queue == NULL)
 		fatal("out of memory");
+	/* Start-up trust (CONTRACT.md): nothing is written into a data-dir
+	 * that others could have prepared. */
+	char err[1024];
+	if (datadir_check_root(c->data_dir, err, sizeof err) < 0) {
+		log_msg("%s", err);
+		return EX_CONFIG;
+	}
 	if (fsutil_mkdirs(c->data_dir, 0700) < 0 || queue_init_dirs(srv->queue) < 0) {
 		log_msg("%s: cannot create the data directory: %s", c->data_dir, strerror(errno));
 		return EX_CANTCREAT;
+	}
+	if (datadir_check(c->data_dir, c->tls_cert == NULL, err, sizeof err) < 0) {
+		log_msg("%s", err);
+		return EX_CONFIG;
 	}
 	srv->loop = io_loop_new();
 	if (srv->loop == NULL)
@@ -277,7 +289,6 @@ int cmd_serve(int argc, char **argv)
 	srv->relay = relay_new(srv);
 	if (srv->relay == NULL)
 		log_msg("relay: outbound delivery unavailable; remote mail stays queued");
-	char err[1024];
 	srv->tls = io_tls_new(c->tls_cert, c->tls_key, c->data_dir, c->hostname, err, sizeof err);
 	if (srv->tls == NULL) {
 		log_msg("%s", err);

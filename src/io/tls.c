@@ -6,9 +6,11 @@
  * hostname is created on first start in DATA_DIR/tls/ (0600).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -18,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/fsutil.h"
 #include "base/log.h"
 #include "io/io_internal.h"
 
@@ -34,13 +37,64 @@ static void io_tls_errstr(char *err, size_t errlen, const char *what, const char
 	ERR_clear_error();
 }
 
-/* Write a self-signed certificate and key for hostname. */
+/*
+ * Write one PEM file the durable way (base/fsutil.h's recipe) without
+ * ever following a link: a new file under a random name (mkstemp: O_EXCL,
+ * mode 0600), written, flushed, renamed over `path` (rename replaces a
+ * link rather than writing through it), then the directory is flushed.
+ * A crash leaves the old file, or the new one, never a torn one.
+ */
+static int io_tls_write_pem(const char *path, mode_t mode, int (*put)(FILE *f, void *obj), void *obj, char *err,
+                            size_t errlen)
+{
+	char tmp[4200];
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= sizeof tmp) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	int fd = mkstemp(tmp);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
+		return -1;
+	}
+	FILE *f = fdopen(fd, "w");
+	if (f == NULL) {
+		close(fd);
+		unlink(tmp);
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	errno = 0;
+	bool ok = fchmod(fd, mode) == 0 && put(f, obj) && fflush(f) == 0 && fsutil_fsync(fd) == 0;
+	ok = fclose(f) == 0 && ok;
+	if (!ok || rename(tmp, path) < 0 || fsutil_fsync_parent(path) < 0) {
+		int e = errno ? errno : EIO;
+		unlink(tmp);
+		ERR_clear_error();
+		snprintf(err, errlen, "%s: cannot write: %s", path, strerror(e));
+		return -1;
+	}
+	return 0;
+}
+
+static int io_tls_put_key(FILE *f, void *obj)
+{
+	return PEM_write_PrivateKey(f, obj, NULL, NULL, 0, NULL, NULL);
+}
+
+static int io_tls_put_cert(FILE *f, void *obj)
+{
+	return PEM_write_X509(f, obj);
+}
+
+/* Write a self-signed certificate and key for hostname: the key first, so
+ * that a crash in between leaves a key without a matching certificate,
+ * which the next start replaces (io_tls_new). */
 static int io_tls_make_selfsigned(const char *cert, const char *key, const char *hostname, char *err,
                                   size_t errlen)
 {
 	EVP_PKEY *pk = EVP_EC_gen("P-256");
 	X509 *x = X509_new();
-	FILE *f = NULL;
 	int rc = -1;
 	if (pk == NULL || x == NULL) {
 		io_tls_errstr(err, errlen, "cannot generate key", key);
@@ -48,14 +102,10 @@ static int io_tls_make_selfsigned(const char *cert, const char *key, const char 
 	}
 	X509_set_version(x, 2);
 	unsigned char serial[16];
-	FILE *ur = fopen("/dev/urandom", "rb");
-	if (ur == NULL || fread(serial, 1, sizeof serial, ur) != sizeof serial) {
-		if (ur)
-			fclose(ur);
-		snprintf(err, errlen, "/dev/urandom: cannot read");
+	if (RAND_bytes(serial, sizeof serial) != 1) {
+		io_tls_errstr(err, errlen, "cannot draw a serial number", cert);
 		goto out;
 	}
-	fclose(ur);
 	serial[0] &= 0x7f;
 	BIGNUM *bn = BN_bin2bn(serial, sizeof serial, NULL);
 	BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x));
@@ -77,53 +127,20 @@ static int io_tls_make_selfsigned(const char *cert, const char *key, const char 
 		io_tls_errstr(err, errlen, "cannot sign", cert);
 		goto out;
 	}
-	mode_t old = umask(077);
-	f = fopen(key, "w");
-	umask(old);
-	if (f == NULL || !PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL) || fclose(f) != 0) {
-		f = NULL;
-		io_tls_errstr(err, errlen, "cannot write", key);
+	if (io_tls_write_pem(key, 0600, io_tls_put_key, pk, err, errlen) < 0 ||
+	    io_tls_write_pem(cert, 0644, io_tls_put_cert, x, err, errlen) < 0)
 		goto out;
-	}
-	f = fopen(cert, "w");
-	if (f == NULL || !PEM_write_X509(f, x) || fclose(f) != 0) {
-		f = NULL;
-		io_tls_errstr(err, errlen, "cannot write", cert);
-		goto out;
-	}
-	f = NULL;
 	log_msg("tls: made a self-signed certificate for %s in %s", hostname, cert);
 	rc = 0;
 out:
-	if (f)
-		fclose(f);
 	X509_free(x);
 	EVP_PKEY_free(pk);
 	return rc;
 }
 
-struct io_tls *io_tls_new(const char *cert, const char *key, const char *data_dir, const char *hostname,
-                          char *err, size_t errlen)
+/* A server context for this pair; NULL with err set. */
+static SSL_CTX *io_tls_ctx_load(const char *cert, const char *key, char *err, size_t errlen)
 {
-	char cbuf[4200], kbuf[4200];
-	if (cert == NULL || key == NULL) {
-		char dir[4096];
-		if ((size_t)snprintf(dir, sizeof dir, "%s/tls", data_dir) >= sizeof dir) {
-			snprintf(err, errlen, "data-dir path too long");
-			return NULL;
-		}
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-			snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-			return NULL;
-		}
-		snprintf(cbuf, sizeof cbuf, "%s/cert.pem", dir);
-		snprintf(kbuf, sizeof kbuf, "%s/key.pem", dir);
-		cert = cbuf;
-		key = kbuf;
-		if ((access(cert, R_OK) < 0 || access(key, R_OK) < 0) &&
-		    io_tls_make_selfsigned(cert, key, hostname, err, errlen) < 0)
-			return NULL;
-	}
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	if (ctx == NULL) {
 		io_tls_errstr(err, errlen, "cannot create context", NULL);
@@ -143,6 +160,45 @@ struct io_tls *io_tls_new(const char *cert, const char *key, const char *data_di
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
+	return ctx;
+}
+
+struct io_tls *io_tls_new(const char *cert, const char *key, const char *data_dir, const char *hostname,
+                          char *err, size_t errlen)
+{
+	char cbuf[4200], kbuf[4200];
+	SSL_CTX *ctx;
+	if (cert && key) {
+		ctx = io_tls_ctx_load(cert, key, err, errlen);
+	} else {
+		char dir[4096];
+		if ((size_t)snprintf(dir, sizeof dir, "%s/tls", data_dir) >= sizeof dir) {
+			snprintf(err, errlen, "data-dir path too long");
+			return NULL;
+		}
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+			snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+			return NULL;
+		}
+		snprintf(cbuf, sizeof cbuf, "%s/cert.pem", dir);
+		snprintf(kbuf, sizeof kbuf, "%s/key.pem", dir);
+		cert = cbuf;
+		key = kbuf;
+		struct stat st;
+		bool have = lstat(cert, &st) == 0 && lstat(key, &st) == 0;
+		ctx = have ? io_tls_ctx_load(cert, key, err, errlen) : NULL;
+		if (ctx == NULL) {
+			/* Our own pair is missing, torn or mismatched (a crash
+			 * between the two files): make a new one. */
+			if (have)
+				log_msg("tls: the self-signed pair in %s is unusable (%s); making a new one", dir, err);
+			if (io_tls_make_selfsigned(cert, key, hostname, err, errlen) < 0)
+				return NULL;
+			ctx = io_tls_ctx_load(cert, key, err, errlen);
+		}
+	}
+	if (ctx == NULL)
+		return NULL;
 	struct io_tls *t = calloc(1, sizeof *t);
 	if (t == NULL) {
 		SSL_CTX_free(ctx);
