@@ -30,22 +30,24 @@
 #include "mta/datadir.h"
 #include "mta/delivery.h"
 #include "mta/pickup.h"
-#include "mta/pop3d.h"
+#include "mta/auth.h"
+#include "mta/service.h"
 #include "mta/relay.h"
 #include "mta/scheduler.h"
 #include "mta/server.h"
-#include "mta/smtpd.h"
 #include "queue/queue_store.h"
 
-#define SERVE_MAX_LISTENERS 32
 #define SERVE_STOP_GRACE_MS 20000 /* how long SIGTERM waits for work in flight */
+/* Worker threads: commits (8: a commit waits on fsyncs, several share one
+ * flush of msg/), deliveries (4), reads for sending (2), password
+ * hashing (2: it must never wait behind the fsyncs that gate each 250). */
+#define SERVE_COMMIT_WORKERS 8
+#define SERVE_DELIVERY_WORKERS 4
+#define SERVE_READ_WORKERS 2
+#define SERVE_AUTH_WORKERS 2
 
 struct serve_state {
 	struct server srv;
-	struct smtpd_listener lst[SERVE_MAX_LISTENERS];
-	size_t nlst;
-	struct pop3d_listener plst[SERVE_MAX_LISTENERS];
-	size_t nplst;
 	const char *conf_path;
 	struct io_timer *stop_timer;
 	unsigned stop_ticks;
@@ -73,22 +75,26 @@ static void serve_recovered_cb(void *arg, const char *id)
 	scheduler_add(srv->sched, id, next);
 }
 
+static void serve_shutdown_sessions(struct server *srv)
+{
+	for (size_t i = 0; i < srv->nservices; i++)
+		srv->services[i]->kind->shutdown(srv->services[i]);
+}
+
 /* Runs every 50 ms after SIGTERM until nothing is in flight. */
 static void serve_stop_tick(void *arg)
 {
 	struct serve_state *st = arg;
 	st->stop_ticks++;
-	bool idle = smtpd_active() == 0 && pop3d_active() == 0 && scheduler_busy(st->srv.sched) == 0;
+	bool idle = service_active(&st->srv) == 0 && scheduler_busy(st->srv.sched) == 0;
 	if (idle || st->stop_ticks * 50 >= SERVE_STOP_GRACE_MS) {
 		if (!idle)
 			log_msg("stop: giving up on work in flight; queued mail stays queued");
 		io_loop_exit(st->srv.loop);
 		return;
 	}
-	if (st->stop_ticks % 20 == 0) {
-		smtpd_shutdown(&st->srv); /* sessions that finished committing meanwhile */
-		pop3d_shutdown(&st->srv);
-	}
+	if (st->stop_ticks % 20 == 0)
+		serve_shutdown_sessions(&st->srv); /* sessions that finished their work meanwhile */
 	io_timer_start(st->stop_timer, 50);
 }
 
@@ -99,18 +105,11 @@ static void serve_stop_cb(void *arg)
 		return;
 	st->srv.stopping = true;
 	log_msg("stop: signal received, finishing work in flight");
-	for (size_t i = 0; i < st->nlst; i++) {
-		io_listener_free(st->lst[i].li);
-		st->lst[i].li = NULL;
-	}
-	for (size_t i = 0; i < st->nplst; i++) {
-		io_listener_free(st->plst[i].li);
-		st->plst[i].li = NULL;
-	}
+	for (size_t i = 0; i < st->srv.nservices; i++)
+		service_stop_listening(st->srv.services[i]);
 	scheduler_stop(st->srv.sched);
 	relay_close_idle(st->srv.relay);
-	smtpd_shutdown(&st->srv);
-	pop3d_shutdown(&st->srv);
+	serve_shutdown_sessions(&st->srv);
 	st->stop_timer = io_timer_new(st->srv.loop, serve_stop_tick, st);
 	io_timer_start(st->stop_timer, 0);
 }
@@ -221,15 +220,6 @@ static void serve_reload_cb(void *arg)
 	io_workers_submit(st->srv.commit_pool, serve_reload_work, serve_reload_done, r);
 }
 
-static void serve_raise_nofile(void)
-{
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 int cmd_serve(int argc, char **argv)
 {
 	const char *explicit_path = NULL;
@@ -255,7 +245,9 @@ int cmd_serve(int argc, char **argv)
 	struct server *srv = &st->srv;
 	srv->conf = c;
 	signal(SIGPIPE, SIG_IGN);
-	serve_raise_nofile();
+	if (server_limits_init(srv, SERVE_COMMIT_WORKERS + SERVE_DELIVERY_WORKERS + SERVE_READ_WORKERS +
+	                                SERVE_AUTH_WORKERS) < 0)
+		return EX_OSERR;
 
 	srv->queue = queue_open(c->data_dir);
 	if (srv->queue == NULL)
@@ -278,9 +270,13 @@ int cmd_serve(int argc, char **argv)
 	srv->loop = io_loop_new();
 	if (srv->loop == NULL)
 		fatal("cannot create the event loop");
-	srv->commit_pool = io_workers_new(srv->loop, 8);
-	srv->delivery_pool = io_workers_new(srv->loop, 4);
-	srv->read_pool = io_workers_new(srv->loop, 2);
+	srv->commit_pool = io_workers_new(srv->loop, SERVE_COMMIT_WORKERS);
+	srv->delivery_pool = io_workers_new(srv->loop, SERVE_DELIVERY_WORKERS);
+	srv->read_pool = io_workers_new(srv->loop, SERVE_READ_WORKERS);
+	srv->auth_pool = io_workers_new(srv->loop, SERVE_AUTH_WORKERS);
+	srv->auth = auth_new(srv);
+	if (srv->auth == NULL)
+		fatal("out of memory");
 	srv->sched = scheduler_new(srv);
 	char dnserr[256];
 	srv->dns = io_dns_new(srv->loop, c->dns, dnserr, sizeof dnserr);
@@ -295,37 +291,21 @@ int cmd_serve(int argc, char **argv)
 		return c->tls_cert ? EX_CONFIG : EX_SOFTWARE;
 	}
 
-	if (c->nlistens > SERVE_MAX_LISTENERS) {
-		log_msg("%s: at most %d listen lines are supported", st->conf_path ? st->conf_path : "configuration",
-		        SERVE_MAX_LISTENERS);
-		return EX_CONFIG;
-	}
 	/* Another server on this data-dir is refused before anything touches the queue. */
 	if (control_start(srv) < 0)
 		return EX_TEMPFAIL;
 	delivery_set_start(time(NULL));
+	srv->services = calloc(c->nlistens ? c->nlistens : 1, sizeof *srv->services);
+	if (srv->services == NULL)
+		fatal("out of memory");
 	for (size_t i = 0; i < c->nlistens; i++) {
 		const struct conf_listen *l = &c->listens[i];
-		struct io_listener *li;
-		if (l->role == ROLE_POP3 || l->role == ROLE_POP3S) {
-			struct pop3d_listener *pl = &st->plst[st->nplst];
-			pl->srv = srv;
-			pl->role = l->role;
-			li = pl->li = io_listen(srv->loop, l->addr, l->port, pop3d_accept, pl, err, sizeof err);
-			if (li)
-				st->nplst++;
-		} else {
-			struct smtpd_listener *sl = &st->lst[st->nlst];
-			sl->srv = srv;
-			sl->role = l->role;
-			li = sl->li = io_listen(srv->loop, l->addr, l->port, smtpd_accept, sl, err, sizeof err);
-			if (li)
-				st->nlst++;
-		}
-		if (li == NULL) {
+		struct service *svc = service_listen(srv, l, err, sizeof err);
+		if (svc == NULL) {
 			log_msg("%s", err);
 			return EX_OSERR;
 		}
+		srv->services[srv->nservices++] = svc;
 		const char *fmt = strchr(l->addr, ':') ? "listening on [%s]:%d (%s)" : "listening on %s:%d (%s)";
 		log_msg(fmt, l->addr, l->port, conf_role_name(l->role));
 	}
@@ -341,8 +321,8 @@ int cmd_serve(int argc, char **argv)
 	io_loop_signal(srv->loop, SIGHUP, serve_reload_cb, st);
 	log_msg("tern %s serving as %s, data in %s", TERN_VERSION, c->hostname, c->data_dir);
 	if (st->conf_path == NULL) {
-		for (size_t i = 0; i < st->nlst; i++)
-			if (st->lst[i].role == ROLE_SMTP) {
+		for (size_t i = 0; i < srv->nservices; i++)
+			if (srv->services[i]->role == ROLE_SMTP) {
 				const struct conf_listen *l = NULL;
 				for (size_t k = 0; k < c->nlistens; k++)
 					if (c->listens[k].role == ROLE_SMTP)

@@ -117,6 +117,10 @@ void io_workers_free(struct io_workers *w);
 
 /* "1.2.3.4" / "::1" from a socket address; is it loopback. */
 void io_addr_text(const struct sockaddr *sa, char *out, size_t outlen);
+/* The network a per-client limit counts: an IPv4 address itself, an IPv6
+ * address's /64 ("2001:db8:1:2::/64"), since one IPv6 host may use a
+ * whole /64 (RFC 4291 2.5.1, RFC 7934). */
+void io_addr_net_text(const struct sockaddr *sa, char *out, size_t outlen);
 bool io_addr_is_loopback(const struct sockaddr *sa);
 
 #endif

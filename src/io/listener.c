@@ -28,60 +28,83 @@
 #define IO_LISTENER_RETRY_MS 250
 
 struct io_listener {
+	struct io_accept_guard guard; /* first: see io_internal.h */
 	struct evconnlistener *ev;
-	struct event *retry;        /* resumes a paused listener */
 	io_accept_cb cb;
 	void *arg;
-	bool paused;
-	struct io_listener *pnext;  /* the paused list */
 };
 
-/* Listeners paused for want of descriptors (loop thread only). */
-static struct io_listener *io_listener_paused;
+/* Guards paused for want of descriptors (loop thread only). */
+static struct io_accept_guard *io_accept_paused;
 
-static void io_listener_resume(struct io_listener *li)
+static void io_accept_guard_resume(struct io_accept_guard *g)
 {
-	struct io_listener **pp = &io_listener_paused;
-	while (*pp && *pp != li)
-		pp = &(*pp)->pnext;
+	struct io_accept_guard **pp = &io_accept_paused;
+	while (*pp && *pp != g)
+		pp = &(*pp)->next;
 	if (*pp)
-		*pp = li->pnext;
-	li->paused = false;
-	evtimer_del(li->retry);
-	evconnlistener_enable(li->ev);
+		*pp = g->next;
+	g->paused = false;
+	evtimer_del(g->retry);
+	evconnlistener_enable(g->ev);
 }
 
 void io_listener_fd_released(void)
 {
-	while (io_listener_paused)
-		io_listener_resume(io_listener_paused);
+	while (io_accept_paused)
+		io_accept_guard_resume(io_accept_paused);
 }
 
-static void io_listener_retry_cb(evutil_socket_t fd, short what, void *arg)
+static void io_accept_guard_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	struct io_listener *li = arg;
-	if (li->paused)
-		io_listener_resume(li);
+	struct io_accept_guard *g = arg;
+	if (g->paused)
+		io_accept_guard_resume(g);
 }
 
-static void io_listener_error_cb(struct evconnlistener *ev, void *arg)
+static void io_accept_guard_error_cb(struct evconnlistener *ev, void *arg)
 {
 	(void)ev;
-	struct io_listener *li = arg;
+	struct io_accept_guard *g = arg;
 	int e = EVUTIL_SOCKET_ERROR();
 	if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM)
 		return; /* ECONNABORTED and the like: that one connection is gone */
-	if (li->paused)
+	if (g->paused)
 		return;
 	log_msg("accept: %s; new connections wait until a descriptor is free", strerror(e));
-	evconnlistener_disable(li->ev);
-	li->paused = true;
-	li->pnext = io_listener_paused;
-	io_listener_paused = li;
+	evconnlistener_disable(g->ev);
+	g->paused = true;
+	g->next = io_accept_paused;
+	io_accept_paused = g;
 	struct timeval tv = {.tv_sec = 0, .tv_usec = IO_LISTENER_RETRY_MS * 1000};
-	evtimer_add(li->retry, &tv);
+	evtimer_add(g->retry, &tv);
+}
+
+int io_accept_guard_init(struct io_accept_guard *g, struct event_base *base, struct evconnlistener *ev)
+{
+	memset(g, 0, sizeof *g);
+	g->ev = ev;
+	g->retry = evtimer_new(base, io_accept_guard_retry_cb, g);
+	if (g->retry == NULL)
+		return -1;
+	evconnlistener_set_error_cb(ev, io_accept_guard_error_cb);
+	return 0;
+}
+
+void io_accept_guard_fini(struct io_accept_guard *g)
+{
+	if (g->paused) {
+		struct io_accept_guard **pp = &io_accept_paused;
+		while (*pp && *pp != g)
+			pp = &(*pp)->next;
+		if (*pp)
+			*pp = g->next;
+	}
+	if (g->retry)
+		event_free(g->retry);
+	g->retry = NULL;
 }
 
 static void io_listener_accept_cb(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa, int salen,
@@ -132,8 +155,7 @@ struct io_listener *io_listen(struct io_loop *l, const char *addr, int port, io_
 		return NULL;
 	}
 	li->ev = evconnlistener_new(io_loop_base(l), io_listener_accept_cb, li, LEV_OPT_CLOSE_ON_FREE, -1, fd);
-	li->retry = li->ev ? evtimer_new(io_loop_base(l), io_listener_retry_cb, li) : NULL;
-	if (li->ev == NULL || li->retry == NULL) {
+	if (li->ev == NULL || io_accept_guard_init(&li->guard, io_loop_base(l), li->ev) < 0) {
 		snprintf(err, errlen, "cannot listen on %s port %d: %s", addr, port, strerror(errno));
 		if (li->ev)
 			evconnlistener_free(li->ev); /* closes fd */
@@ -142,7 +164,6 @@ struct io_listener *io_listen(struct io_loop *l, const char *addr, int port, io_
 		free(li);
 		return NULL;
 	}
-	evconnlistener_set_error_cb(li->ev, io_listener_error_cb);
 	return li;
 }
 
@@ -150,14 +171,7 @@ void io_listener_free(struct io_listener *li)
 {
 	if (li == NULL)
 		return;
-	if (li->paused) {
-		struct io_listener **pp = &io_listener_paused;
-		while (*pp && *pp != li)
-			pp = &(*pp)->pnext;
-		if (*pp)
-			*pp = li->pnext;
-	}
-	event_free(li->retry);
+	io_accept_guard_fini(&li->guard);
 	evconnlistener_free(li->ev);
 	free(li);
 }
@@ -176,6 +190,22 @@ void io_addr_text(const struct sockaddr *sa, char *out, size_t outlen)
 	} else {
 		snprintf(out, outlen, "unknown");
 	}
+}
+
+void io_addr_net_text(const struct sockaddr *sa, char *out, size_t outlen)
+{
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+		if (!IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			struct in6_addr net = s6->sin6_addr;
+			memset(net.s6_addr + 8, 0, 8);
+			char t[INET6_ADDRSTRLEN];
+			inet_ntop(AF_INET6, &net, t, sizeof t);
+			snprintf(out, outlen, "%s/64", t);
+			return;
+		}
+	}
+	io_addr_text(sa, out, outlen);
 }
 
 bool io_addr_is_loopback(const struct sockaddr *sa)

@@ -22,6 +22,7 @@
 #define IO_UNIX_BACKLOG 64
 
 struct io_unix_listener {
+	struct io_accept_guard guard; /* first: see io_internal.h; no spinning on EMFILE */
 	struct evconnlistener *ev;
 	io_unix_accept_cb cb;
 	void *arg;
@@ -167,6 +168,11 @@ struct io_unix_listener *io_unix_listen(struct io_loop *l, const char *path, mod
 	evutil_make_socket_nonblocking(fd);
 	li->ev = evconnlistener_new(io_loop_base(l), io_unix_accept_evcb, li,
 	                            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, IO_UNIX_BACKLOG, fd);
+	if (li->ev != NULL && io_accept_guard_init(&li->guard, io_loop_base(l), li->ev) < 0) {
+		evconnlistener_free(li->ev); /* closes fd */
+		li->ev = NULL;
+		fd = -1;
+	}
 	if (li->ev == NULL) {
 		int e = errno;
 		unlink(path);
@@ -195,6 +201,7 @@ void io_unix_listener_free(struct io_unix_listener *li)
 {
 	if (li == NULL)
 		return;
+	io_accept_guard_fini(&li->guard);
 	evconnlistener_free(li->ev);
 	struct stat st;
 	/* Only our socket: a later server may have replaced it meanwhile. */

@@ -1,19 +1,29 @@
 /*
  * auth — password checks shared by SMTP AUTH and POP3. See auth.h.
  *
- * Owns the failure table (loop thread only) and the check jobs. A check:
- *   1. on the loop: the address's entry is consulted; a throttled address
- *      (AUTH_MAX_FAILURES within AUTH_WINDOW_S) is answered AUTH_THROTTLED
- *      at once, without hashing, for AUTH_THROTTLE_S;
- *   2. on a worker of srv->commit_pool: crypt_rn(3) of the password with
- *      the stored hash as setting, compared in constant time with the
- *      stored hash (a yescrypt check takes 20-90 ms: never on the loop);
- *   3. on the loop: success clears the address's failures and is
- *      answered at once; a failure is counted and answered only when
- *      AUTH_DELAY_MS << (failures - 1), capped at AUTH_DELAY_MAX_MS, has
- *      passed since the check began.
+ * Owns the failure tables (loop thread only) and the check jobs. A check:
+ *   1. on the loop: the client's network and the account are consulted;
+ *      a throttled one (AUTH_MAX_FAILURES from the network, or
+ *      AUTH_ACCOUNT_MAX_FAILURES for the account, within AUTH_WINDOW_S)
+ *      is answered AUTH_THROTTLED at once, without hashing, for
+ *      AUTH_THROTTLE_S;
+ *   2. on a worker of srv->auth_pool, a pool of its own so that hashing
+ *      never waits behind the fsyncs that gate every 250, nor they
+ *      behind it: crypt_rn(3) of the password with the stored hash as
+ *      setting, compared in constant time with the stored hash (a
+ *      yescrypt check takes 20-90 ms: never on the loop);
+ *   3. on the loop: success clears the network's failures and is
+ *      answered at once; a failure is counted for both and answered only
+ *      when AUTH_DELAY_MS << (failures - 1), capped at AUTH_DELAY_MAX_MS,
+ *      has passed since the check began.
  *
  * Why these choices:
+ * - The network, not the address: an IPv6 client commonly holds a whole
+ *   /64 (RFC 7934) and could try from a fresh address each time.
+ * - The account too: guessing one user's password from many networks is
+ *   bounded to AUTH_ACCOUNT_MAX_FAILURES per window. The price is that
+ *   such an attack delays that user's own logins (by AUTH_THROTTLE_S at
+ *   a time), which beats letting it go on.
  * - An unknown user, or a locked account ('*' or '!' hash), costs the
  *   same hash computation as a real one, against a real user's hash when
  *   there is one (so the cost matches the scheme in use), and the result
@@ -26,15 +36,18 @@
  *   with a stored "*0" would log anyone in.
  * - Loopback clients get the same thresholds: a local process guessing
  *   passwords is no more welcome than a remote one.
- * - Concurrent checks from one address are bounded (AUTH_MAX_INFLIGHT),
+ * - Concurrent checks from one network are bounded (AUTH_MAX_INFLIGHT),
  *   so parallel connections cannot try many passwords before the first
  *   failures are counted.
- * - The table is bounded (AUTH_TABLE_SIZE); when full, the entry touched
- *   longest ago is forgotten.
+ * - Each table is bounded (AUTH_TABLE_SIZE): a full table forgets first
+ *   an entry with nothing to remember, then the one untouched longest
+ *   that is not throttled, and a throttled one only when every entry is:
+ *   filling the table from many networks does not lift a throttle early.
  */
 #include "mta/auth.h"
 
 #include <crypt.h>
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +66,7 @@
 #define AUTH_USER_LOG_MAX 256
 
 struct auth_entry {
-	char addr[64];            /* "" when free */
+	char key[AUTH_USER_LOG_MAX + 1]; /* a network, or an account in lower case; "" when free */
 	unsigned failures;        /* within the window that began at window_start */
 	unsigned inflight;
 	uint64_t window_start;    /* ms, monotonic */
@@ -61,9 +74,17 @@ struct auth_entry {
 	uint64_t last;            /* ms of the last use, for eviction */
 };
 
+struct auth {
+	struct server *srv;
+	struct auth_entry nets[AUTH_TABLE_SIZE];
+	struct auth_entry accounts[AUTH_TABLE_SIZE];
+};
+
 struct auth_job {
 	struct server *srv;
-	char addr[64];
+	char addr[64];            /* for the log */
+	char net[64];             /* the network's entry */
+	char account[AUTH_USER_LOG_MAX + 1]; /* the account's entry: the user, lower case */
 	char user[AUTH_USER_LOG_MAX + 1]; /* for the log only (cut) */
 	char *pass;               /* owned, wiped before free */
 	char *hash;               /* owned copy: the configuration may be reloaded meanwhile */
@@ -76,7 +97,18 @@ struct auth_job {
 	void *arg;
 };
 
-static struct auth_entry auth_table[AUTH_TABLE_SIZE];
+struct auth *auth_new(struct server *srv)
+{
+	struct auth *a = calloc(1, sizeof *a);
+	if (a)
+		a->srv = srv;
+	return a;
+}
+
+void auth_free(struct auth *a)
+{
+	free(a);
+}
 
 static uint64_t auth_now_ms(void)
 {
@@ -85,27 +117,37 @@ static uint64_t auth_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* The entry of addr, made (evicting the oldest) when missing. */
-static struct auth_entry *auth_entry_get(const char *addr, uint64_t now)
+static bool auth_entry_throttled(struct auth_entry *e, uint64_t now);
+
+/* The entry of key in table, made when missing (auth.c's top says which
+ * entry a full table gives up). */
+static struct auth_entry *auth_entry_get(struct auth_entry *table, const char *key, uint64_t now)
 {
-	struct auth_entry *free_e = NULL, *oldest = NULL;
+	struct auth_entry *free_e = NULL, *idle = NULL, *oldest = NULL, *oldest_any = NULL;
 	for (size_t i = 0; i < AUTH_TABLE_SIZE; i++) {
-		struct auth_entry *e = &auth_table[i];
-		if (e->addr[0] == '\0') {
+		struct auth_entry *e = &table[i];
+		if (e->key[0] == '\0') {
 			if (free_e == NULL)
 				free_e = e;
 			continue;
 		}
-		if (strcmp(e->addr, addr) == 0) {
+		if (strcmp(e->key, key) == 0) {
 			e->last = now;
 			return e;
 		}
-		if (oldest == NULL || e->last < oldest->last)
+		bool throttled = auth_entry_throttled(e, now);
+		if (!throttled && e->failures == 0 && e->inflight == 0 && idle == NULL)
+			idle = e;
+		if (!throttled && e->inflight == 0 && (oldest == NULL || e->last < oldest->last))
 			oldest = e;
+		if (e->inflight == 0 && (oldest_any == NULL || e->last < oldest_any->last))
+			oldest_any = e;
 	}
-	struct auth_entry *e = free_e ? free_e : oldest;
+	struct auth_entry *e = free_e ? free_e : idle ? idle : oldest ? oldest : oldest_any;
+	if (e == NULL)
+		e = &table[now % AUTH_TABLE_SIZE]; /* every entry is busy: AUTH_MAX_INFLIGHT bounds this */
 	memset(e, 0, sizeof *e);
-	snprintf(e->addr, sizeof e->addr, "%s", addr);
+	snprintf(e->key, sizeof e->key, "%s", key);
 	e->last = now;
 	return e;
 }
@@ -194,12 +236,24 @@ static void auth_log(const char *what, const struct auth_job *j, unsigned failur
 	buf_free(&u);
 }
 
+/* One more failure in e's window; true when it makes e throttled. */
+static void auth_entry_fail(struct auth_entry *e, uint64_t now, unsigned max)
+{
+	auth_entry_throttled(e, now); /* ages out an old window */
+	if (e->failures == 0)
+		e->window_start = now;
+	e->failures++;
+	if (e->failures >= max && e->throttled_until == 0)
+		e->throttled_until = now + (uint64_t)AUTH_THROTTLE_S * 1000;
+}
+
 /* Loop thread, after the hash. */
 static void auth_work_done(void *arg)
 {
 	struct auth_job *j = arg;
+	struct auth *a = j->srv->auth;
 	uint64_t now = auth_now_ms();
-	struct auth_entry *e = auth_entry_get(j->addr, now);
+	struct auth_entry *e = auth_entry_get(a->nets, j->net, now);
 	if (e->inflight)
 		e->inflight--;
 	if (j->matched) {
@@ -209,12 +263,9 @@ static void auth_work_done(void *arg)
 		auth_answer_later(j, 0);
 		return;
 	}
-	auth_entry_throttled(e, now);
-	if (e->failures == 0)
-		e->window_start = now;
-	e->failures++;
-	if (e->failures >= AUTH_MAX_FAILURES && e->throttled_until == 0)
-		e->throttled_until = now + (uint64_t)AUTH_THROTTLE_S * 1000;
+	auth_entry_fail(e, now, AUTH_MAX_FAILURES);
+	if (j->account[0])
+		auth_entry_fail(auth_entry_get(a->accounts, j->account, now), now, AUTH_ACCOUNT_MAX_FAILURES);
 	auth_log("failed", j, e->failures);
 	unsigned shift = e->failures - 1 < 3 ? e->failures - 1 : 3;
 	uint64_t delay = (uint64_t)AUTH_DELAY_MS << shift;
@@ -239,10 +290,11 @@ static const char *auth_hash_for(const struct conf *c, const char *user, bool *c
 	return AUTH_DUMMY_HASH;
 }
 
-void auth_check(struct server *srv, const char *client_addr, bool loopback, const char *user, const char *pass,
+void auth_check(struct server *srv, const struct server_slot *slot, const char *user, const char *pass,
                 void (*done)(void *arg, enum auth_result r), void *arg)
 {
-	(void)loopback; /* same thresholds for loopback: see the top of the file */
+	/* Loopback gets the same thresholds: see the top of the file. */
+	struct auth *a = srv->auth;
 	struct auth_job *j = calloc(1, sizeof *j);
 	if (j == NULL)
 		panic("auth: out of memory");
@@ -250,12 +302,22 @@ void auth_check(struct server *srv, const char *client_addr, bool loopback, cons
 	j->done = done;
 	j->arg = arg;
 	j->started = auth_now_ms();
-	snprintf(j->addr, sizeof j->addr, "%s", client_addr ? client_addr : "");
+	snprintf(j->addr, sizeof j->addr, "%s", slot->addr);
+	snprintf(j->net, sizeof j->net, "%s", slot->net);
 	snprintf(j->user, sizeof j->user, "%s", user ? user : "");
+	bool whole = user != NULL && strlen(user) <= AUTH_USER_LOG_MAX;
+	if (whole && conf_find_user(srv->conf, user) != NULL) {
+		/* Only real accounts get an entry: made-up names must not push
+		 * them out of the table. */
+		for (size_t i = 0; user[i]; i++)
+			j->account[i] = (char)tolower((unsigned char)user[i]);
+	}
 
-	struct auth_entry *e = auth_entry_get(j->addr, j->started);
-	if (auth_entry_throttled(e, j->started) || e->inflight >= AUTH_MAX_INFLIGHT) {
-		auth_log("throttled", j, e->failures);
+	struct auth_entry *e = auth_entry_get(a->nets, j->net, j->started);
+	struct auth_entry *acc = j->account[0] ? auth_entry_get(a->accounts, j->account, j->started) : NULL;
+	bool acc_throttled = acc && auth_entry_throttled(acc, j->started);
+	if (auth_entry_throttled(e, j->started) || acc_throttled || e->inflight >= AUTH_MAX_INFLIGHT) {
+		auth_log(acc_throttled ? "throttled-account" : "throttled", j, acc_throttled ? acc->failures : e->failures);
 		j->result = AUTH_THROTTLED;
 		auth_answer_later(j, 0);
 		return;
@@ -263,7 +325,7 @@ void auth_check(struct server *srv, const char *client_addr, bool loopback, cons
 	bool can_match;
 	const char *h = auth_hash_for(srv->conf, j->user, &can_match);
 	/* The name was cut for the log: it cannot match a user then. */
-	if (user == NULL || strlen(user) > AUTH_USER_LOG_MAX)
+	if (!whole)
 		can_match = false;
 	j->can_match = can_match;
 	j->hash = strdup(h);
@@ -271,5 +333,5 @@ void auth_check(struct server *srv, const char *client_addr, bool loopback, cons
 	if (j->hash == NULL || j->pass == NULL)
 		panic("auth: out of memory");
 	e->inflight++;
-	io_workers_submit(srv->commit_pool, auth_work, auth_work_done, j);
+	io_workers_submit(srv->auth_pool, auth_work, auth_work_done, j);
 }

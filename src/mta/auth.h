@@ -9,6 +9,11 @@
 #include <stdbool.h>
 
 struct server;
+struct server_slot;
+struct auth;
+
+struct auth *auth_new(struct server *srv);
+void auth_free(struct auth *a);
 
 enum auth_result {
 	AUTH_OK,
@@ -16,24 +21,26 @@ enum auth_result {
 	AUTH_THROTTLED,  /* too many recent failures from this address: not checked */
 };
 
-#define AUTH_MAX_FAILURES 5            /* failures from one address within the window... */
+#define AUTH_MAX_FAILURES 5            /* failures from one network within the window... */
 #define AUTH_WINDOW_S (10 * 60)        /* ...this long... */
 #define AUTH_THROTTLE_S (5 * 60)       /* ...throttle it for this long */
+#define AUTH_ACCOUNT_MAX_FAILURES 20   /* failures for one account, from anywhere, within the window */
 #define AUTH_DELAY_MS 1000             /* a failure is answered this late, doubling... */
 #define AUTH_DELAY_MAX_MS 8000         /* ...up to this */
-#define AUTH_MAX_INFLIGHT 8            /* checks running at once for one address */
-#define AUTH_TABLE_SIZE 4096           /* addresses remembered; the oldest is forgotten */
+#define AUTH_MAX_INFLIGHT 8            /* checks running at once for one network */
+#define AUTH_TABLE_SIZE 4096           /* networks (and accounts) remembered; see auth.c for which go */
 
 /*
  * Check user (a full address, compared without regard to case) and pass
- * for a client at client_addr. done(arg, result) runs later on the event
+ * for the client of slot (its network is what the throttle counts: the
+ * address, or its /64 for IPv6). done(arg, result) runs later on the event
  * loop, never inside auth_check(); the caller keeps arg alive until then
  * (a session that loses its client meanwhile stays allocated, as smtpd's
  * `committing`). The password is copied, and wiped once checked; it is
  * never logged. Failures are logged as
- * "auth failed user=<escaped> client=[addr]".
+ * "auth failed user=USER client=[ADDR] failures=N".
  */
-void auth_check(struct server *srv, const char *client_addr, bool loopback, const char *user, const char *pass,
+void auth_check(struct server *srv, const struct server_slot *slot, const char *user, const char *pass,
                 void (*done)(void *arg, enum auth_result r), void *arg);
 
 #endif

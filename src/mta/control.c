@@ -48,21 +48,24 @@ struct control_client {
 	struct control_client *next, *prev;
 };
 
-static struct io_unix_listener *control_listener;
-static struct control_client *control_clients;
-static unsigned control_nclients;
+struct control {
+	struct io_unix_listener *listener;
+	struct control_client *clients;
+	unsigned nclients;
+};
 
 static void control_process(struct control_client *cc);
 
 static void control_free(struct control_client *cc)
 {
+	struct control *ctl = cc->srv->control;
 	if (cc->prev)
 		cc->prev->next = cc->next;
 	else
-		control_clients = cc->next;
+		ctl->clients = cc->next;
 	if (cc->next)
 		cc->next->prev = cc->prev;
-	control_nclients--;
+	ctl->nclients--;
 	io_timer_free(cc->wait);
 	io_conn_free(cc->conn);
 	buf_free(&cc->in);
@@ -235,6 +238,7 @@ static const struct io_conn_handlers control_handlers = {
 static void control_accept(void *arg, int fd)
 {
 	struct server *srv = arg;
+	struct control *ctl = srv->control;
 	uid_t uid;
 	if (io_unix_peer_uid(fd, &uid) < 0 || (uid != 0 && uid != geteuid())) {
 		static const char no[] = "error permission denied\n";
@@ -243,7 +247,7 @@ static void control_accept(void *arg, int fd)
 		close(fd);
 		return;
 	}
-	if (control_nclients >= CONTROL_MAX_CLIENTS) {
+	if (ctl->nclients >= CONTROL_MAX_CLIENTS) {
 		static const char busy[] = "error too many clients\n";
 		ssize_t w = write(fd, busy, sizeof busy - 1);
 		(void)w;
@@ -265,11 +269,11 @@ static void control_accept(void *arg, int fd)
 		return;
 	}
 	io_conn_set_timeout(cc->conn, CONTROL_IDLE_S, CONTROL_IDLE_S);
-	cc->next = control_clients;
-	if (control_clients)
-		control_clients->prev = cc;
-	control_clients = cc;
-	control_nclients++;
+	cc->next = ctl->clients;
+	if (ctl->clients)
+		ctl->clients->prev = cc;
+	ctl->clients = cc;
+	ctl->nclients++;
 }
 
 int control_start(struct server *srv)
@@ -280,8 +284,14 @@ int control_start(struct server *srv)
 		log_msg("%s: data-dir path too long for the control socket", srv->conf->data_dir);
 		return -1;
 	}
-	control_listener = io_unix_listen(srv->loop, path, 0600, control_accept, srv, err, sizeof err);
-	if (control_listener == NULL) {
+	struct control *ctl = calloc(1, sizeof *ctl);
+	if (ctl == NULL) {
+		log_msg("control: out of memory");
+		return -1;
+	}
+	srv->control = ctl;
+	ctl->listener = io_unix_listen(srv->loop, path, 0600, control_accept, srv, err, sizeof err);
+	if (ctl->listener == NULL) {
 		log_msg("%s", err);
 		return -1;
 	}
@@ -290,7 +300,8 @@ int control_start(struct server *srv)
 
 void control_stop(struct server *srv)
 {
-	(void)srv;
-	io_unix_listener_free(control_listener);
-	control_listener = NULL;
+	if (srv->control == NULL)
+		return;
+	io_unix_listener_free(srv->control->listener);
+	srv->control->listener = NULL;
 }

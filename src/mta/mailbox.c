@@ -396,11 +396,9 @@ struct mailbox_lock {
 	struct mailbox_lock *next;
 };
 
-static struct mailbox_lock *mailbox_locks;
-
-bool mailbox_lock(const char *dir)
+bool mailbox_lock(struct mailbox_lock **table, const char *dir)
 {
-	for (struct mailbox_lock *l = mailbox_locks; l; l = l->next)
+	for (struct mailbox_lock *l = *table; l; l = l->next)
 		if (strcmp(l->dir, dir) == 0)
 			return false;
 	struct mailbox_lock *l = malloc(sizeof *l);
@@ -411,14 +409,14 @@ bool mailbox_lock(const char *dir)
 		return false;
 	}
 	l->dir = d;
-	l->next = mailbox_locks;
-	mailbox_locks = l;
+	l->next = *table;
+	*table = l;
 	return true;
 }
 
-void mailbox_unlock(const char *dir)
+void mailbox_unlock(struct mailbox_lock **table, const char *dir)
 {
-	for (struct mailbox_lock **pp = &mailbox_locks; *pp; pp = &(*pp)->next) {
+	for (struct mailbox_lock **pp = table; *pp; pp = &(*pp)->next) {
 		if (strcmp((*pp)->dir, dir) == 0) {
 			struct mailbox_lock *l = *pp;
 			*pp = l->next;

@@ -61,8 +61,10 @@ long mailbox_expunge(const struct mailbox *mb);
 /* Frees what mb owns (mb itself is the caller's). */
 void mailbox_free(struct mailbox *mb);
 
-/* One session per mailbox (loop thread only): false when dir is held. */
-bool mailbox_lock(const char *dir);
-void mailbox_unlock(const char *dir);
+/* One session per mailbox (loop thread only): false when dir is held.
+ * The table is the server's (struct server's mailbox_locks). */
+struct mailbox_lock;
+bool mailbox_lock(struct mailbox_lock **table, const char *dir);
+void mailbox_unlock(struct mailbox_lock **table, const char *dir);
 
 #endif

@@ -45,8 +45,10 @@ struct pickup_job {
 	bool more;                 /* the batch was full: go again at once */
 };
 
-static struct io_timer *pickup_timer;
-static bool pickup_running;
+struct pickup {
+	struct io_timer *timer;
+	bool running;              /* a pass is on the commit pool */
+};
 
 /* "<addr>" through the RFC 5321 path parser: the drop file's text is
  * only trusted after this. */
@@ -300,25 +302,26 @@ static void pickup_done(void *arg)
 	struct pickup_job *j = arg;
 	for (size_t i = 0; i < j->nids; i++)
 		scheduler_add(j->srv->sched, j->ids[i], 0);
-	pickup_running = false;
-	if (!j->srv->stopping)
-		io_timer_start(pickup_timer, j->more ? 0 : PICKUP_INTERVAL_MS);
+	struct server *srv = j->srv;
+	srv->pickup->running = false;
+	if (!srv->stopping)
+		io_timer_start(srv->pickup->timer, j->more ? 0 : PICKUP_INTERVAL_MS);
 	free(j);
 }
 
 static void pickup_tick(void *arg)
 {
 	struct server *srv = arg;
-	if (srv->stopping || pickup_running)
+	if (srv->stopping || srv->pickup->running)
 		return;
 	struct pickup_job *j = calloc(1, sizeof *j);
 	if (j == NULL) {
-		io_timer_start(pickup_timer, PICKUP_INTERVAL_MS);
+		io_timer_start(srv->pickup->timer, PICKUP_INTERVAL_MS);
 		return;
 	}
 	j->srv = srv;
 	j->conf = srv->conf;
-	pickup_running = true;
+	srv->pickup->running = true;
 	io_workers_submit(srv->commit_pool, pickup_work, pickup_done, j);
 }
 
@@ -328,11 +331,13 @@ int pickup_start(struct server *srv)
 		/* Not fatal: the server's own user and root can still inject. */
 		log_msg("%s: cannot open the drop area to local users: %s", srv->conf->data_dir, strerror(errno));
 	}
-	pickup_timer = io_timer_new(srv->loop, pickup_tick, srv);
-	if (pickup_timer == NULL) {
+	srv->pickup = calloc(1, sizeof *srv->pickup);
+	if (srv->pickup)
+		srv->pickup->timer = io_timer_new(srv->loop, pickup_tick, srv);
+	if (srv->pickup == NULL || srv->pickup->timer == NULL) {
 		log_msg("pickup: cannot create its timer");
 		return -1;
 	}
-	io_timer_start(pickup_timer, 0);
+	io_timer_start(srv->pickup->timer, 0);
 	return 0;
 }

@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -45,22 +46,22 @@
 #include "mta/auth.h"
 #include "mta/mailbox.h"
 #include "mta/server.h"
+#include "mta/service.h"
 #include "proto/pop3_server.h"
 
 
 struct pop3d_session {
-	struct pop3d_listener *lst;
+	struct service *svc;           /* the listener it came in on; svc->sessions lists it */
 	struct server *srv;
 	struct io_conn *conn;          /* owned */
 	struct pop3_server eng;        /* owned */
-	char addr[64];
-	bool loopback;
+	struct server_slot slot;       /* its place in the limits; client address */
+	time_t started;                /* for the session lifetime */
 	char sid[16];                  /* session id for the log */
 	char user[POP3_USER_MAX + 1];  /* the login name as given, then the user's address */
 	bool busy;                     /* a job (auth, scan, expunge) refers to this session */
 	bool dead;                     /* the connection is gone */
 	bool closing;                  /* close when output drains */
-	bool counted;                  /* counted in the server's session limits */
 	bool locked;                   /* holds mailbox_lock(mb.dir) */
 	bool greeted;                  /* the greeting was sent (pop3s: after the handshake) */
 	struct mailbox mb;             /* owned; mb.msgs is the engine's maildrop */
@@ -75,21 +76,12 @@ struct pop3d_session {
 	struct pop3d_session *next, *prev;
 };
 
-static struct pop3d_session *pop3d_sessions;
-static unsigned pop3d_nsessions;
-static unsigned long pop3d_serial;
-
-unsigned pop3d_active(void)
-{
-	return pop3d_nsessions;
-}
-
 /* The maildrop is no longer used: let the next session have it. */
 static void pop3d_release(struct pop3d_session *ps)
 {
 	if (ps->busy || !ps->locked)
 		return;
-	mailbox_unlock(ps->mb.dir);
+	mailbox_unlock(&ps->srv->mailbox_locks, ps->mb.dir);
 	ps->locked = false;
 }
 
@@ -102,15 +94,14 @@ static void pop3d_free(struct pop3d_session *ps)
 	mailbox_free(&ps->mb);
 	explicit_bzero(ps->user, sizeof ps->user);
 	io_conn_free(ps->conn);
-	if (ps->counted)
-		server_session_close(ps->srv, ps->addr, ps->loopback);
+	server_session_close(ps->srv, &ps->slot);
 	if (ps->prev)
 		ps->prev->next = ps->next;
 	else
-		pop3d_sessions = ps->next;
+		ps->svc->sessions = ps->next;
 	if (ps->next)
 		ps->next->prev = ps->prev;
-	pop3d_nsessions--;
+	ps->svc->nsessions--;
 	free(ps);
 }
 
@@ -120,7 +111,7 @@ static void pop3d_end(struct pop3d_session *ps, const char *why)
 	if (!ps->dead)
 	{
 		char w[LOG_VALUE_MAX];
-		log_msg("%s disconnect from [%s] reason=%s", ps->sid, ps->addr, log_value(w, sizeof w, why));
+		log_msg("%s disconnect from [%s] reason=%s", ps->sid, ps->slot.addr, log_value(w, sizeof w, why));
 	}
 	ps->dead = true;
 	io_reader_free(ps->reader);
@@ -211,7 +202,7 @@ static bool pop3d_produce_cb(void *arg)
 	struct pop3d_session *ps = arg;
 	if (ps->dead || ps->closing)
 		return false;
-	if (ps->eng.state == POP3_S_SENDING)
+	if (pop3_server_is_sending(&ps->eng))
 		return pop3d_pump(ps);
 	if (!pop3_server_produce(&ps->eng))
 		return false;
@@ -225,6 +216,13 @@ static size_t pop3d_feed_cb(void *arg, const char *p, size_t n)
 	struct pop3d_session *ps = arg;
 	if (ps->dead || ps->closing)
 		return 0;
+	/* The session lifetime (server.h), between commands: no UPDATE. */
+	if (pop3_server_is_idle(&ps->eng) && time(NULL) - ps->started > (time_t)server_session_lifetime(ps->srv)) {
+		log_msg("%s limit=lifetime client=[%s]", ps->sid, ps->slot.addr);
+		pop3_server_abort(&ps->eng, "[SYS/TEMP] session lasted too long");
+		pop3d_flush(ps);
+		return 0;
+	}
 	size_t k = pop3_server_feed(&ps->eng, p, n);
 	pop3d_flush(ps);
 	return k;
@@ -246,12 +244,11 @@ static void pop3d_idle_cb(void *arg)
 		io_conn_pause_read(ps->conn, false); /* waiting on us is not idle */
 		return;
 	}
-	if (!ps->greeted || ps->closing || ps->dead || ps->eng.state == POP3_S_SENDING ||
-	    ps->eng.state == POP3_S_LISTING) {
+	if (!ps->greeted || ps->closing || ps->dead || !pop3_server_is_idle(&ps->eng)) {
 		pop3d_end(ps, "timeout");
 		return;
 	}
-	log_msg("%s autologout client=[%s]", ps->sid, ps->addr);
+	log_msg("%s autologout client=[%s]", ps->sid, ps->slot.addr);
 	pop3_server_abort(&ps->eng, "autologout: idle for too long");
 	pop3d_flush(ps);
 }
@@ -265,7 +262,7 @@ static void pop3d_tls_ready_cb(void *arg)
 {
 	struct pop3d_session *ps = arg;
 	log_msg("%s tls version=%s cipher=%s", ps->sid, io_conn_tls_version(ps->conn), io_conn_tls_cipher(ps->conn));
-	if (ps->eng.state == POP3_S_TLS)
+	if (pop3_server_wants_tls(&ps->eng))
 		pop3_server_tls_done(&ps->eng);
 	else if (!ps->greeted)
 		pop3_server_greet(&ps->eng); /* implicit TLS: greet once the handshake is done */
@@ -314,7 +311,7 @@ static void pop3d_scan_done(void *arg)
 		mailbox_free(&ps->mb);
 		pop3_server_login_done(&ps->eng, POP3_LOGIN_TEMP, NULL, 0);
 	} else {
-		log_msg("%s login user=%s client=[%s] tls=%s messages=%zu new=%u", ps->sid, u.data ? u.data : "", ps->addr,
+		log_msg("%s login user=%s client=[%s] tls=%s messages=%zu new=%u", ps->sid, u.data ? u.data : "", ps->slot.addr,
 		        io_conn_is_tls(ps->conn) ? "yes" : "no", ps->mb.n, ps->mb.moved);
 		pop3_server_login_done(&ps->eng, POP3_LOGIN_OK, ps->mb.msgs, ps->mb.n);
 	}
@@ -332,9 +329,9 @@ static enum pop3_login_result pop3d_open_mailbox(struct pop3d_session *ps)
 		log_msg("%s error=\"no usable mailbox for this user\"", ps->sid);
 		return POP3_LOGIN_TEMP;
 	}
-	if (!mailbox_lock(dir)) {
+	if (!mailbox_lock(&ps->srv->mailbox_locks, dir)) {
 		char box[LOG_VALUE_MAX];
-		log_msg("%s refused client=[%s] reply=\"-ERR [IN-USE]\" mailbox=%s", ps->sid, ps->addr,
+		log_msg("%s refused client=[%s] reply=\"-ERR [IN-USE]\" mailbox=%s", ps->sid, ps->slot.addr,
 		        log_value(box, sizeof box, dir));
 		return POP3_LOGIN_IN_USE;
 	}
@@ -343,7 +340,7 @@ static enum pop3_login_result pop3d_open_mailbox(struct pop3d_session *ps)
 	mailbox_free(&ps->mb);
 	ps->mb.dir = strdup(dir);
 	if (ps->mb.dir == NULL) {
-		mailbox_unlock(dir);
+		mailbox_unlock(&ps->srv->mailbox_locks, dir);
 		ps->locked = false;
 		return POP3_LOGIN_TEMP;
 	}
@@ -375,7 +372,7 @@ static void pop3d_op_login(void *ctx, const char *user, const char *pass)
 	struct pop3d_session *ps = ctx;
 	snprintf(ps->user, sizeof ps->user, "%s", user);
 	ps->busy = true;
-	auth_check(ps->srv, ps->addr, ps->loopback, user, pass, pop3d_auth_done, ps);
+	auth_check(ps->srv, &ps->slot, user, pass, pop3d_auth_done, ps);
 }
 
 /* ---- the other engine operations ---- */
@@ -453,7 +450,7 @@ static void pop3d_op_refused(void *ctx, const char *cmd, size_t cmdlen, const ch
 	char r[LOG_VALUE_MAX];
 	buf_init(&b, LOG_VALUE_MAX);
 	log_put_value(&b, cmd, cmdlen, 200);
-	log_msg("%s refused client=[%s] reply=%s command=%s", ps->sid, ps->addr, log_value(r, sizeof r, reply),
+	log_msg("%s refused client=[%s] reply=%s command=%s", ps->sid, ps->slot.addr, log_value(r, sizeof r, reply),
 	        b.data ? b.data : "\"\"");
 	buf_free(&b);
 }
@@ -468,57 +465,42 @@ static const struct pop3_server_ops pop3d_ops = {
 
 /* ---- accepting ---- */
 
-/* Refuse before any session exists: one line (not on pop3s, where the
- * client expects a TLS handshake), then close. */
-static void pop3d_refuse_fd(int fd, enum conf_role role, const char *line)
+/* The one line a connection refused before any session exists gets
+ * (not on pop3s, whose client expects a TLS handshake: no refusal()). */
+static void pop3d_refusal(enum server_admit why, const char *host, char *out, size_t outlen)
 {
-	if (role != ROLE_POP3S) {
-		ssize_t w = write(fd, line, strlen(line));
-		(void)w;
-	}
-	close(fd);
+	(void)host;
+	snprintf(out, outlen, "-ERR [SYS/TEMP] %s\r\n",
+	         why == SERVER_STOPPING ? "server shutting down" : "too many connections, try again later");
 }
 
-void pop3d_accept(void *arg, int fd, const struct sockaddr *sa, socklen_t salen)
+static void pop3d_start(struct service *svc, int fd, const struct sockaddr *sa, const struct server_slot *slot)
 {
-	(void)salen;
-	struct pop3d_listener *lst = arg;
-	struct server *srv = lst->srv;
-	char addr[64];
-	io_addr_text(sa, addr, sizeof addr);
-	bool loopback = io_addr_is_loopback(sa);
-	if (srv->stopping) {
-		pop3d_refuse_fd(fd, lst->role, "-ERR [SYS/TEMP] server shutting down\r\n");
-		return;
-	}
-	if (!server_session_open(srv, addr, loopback)) {
-		log_msg("connect from [%s] refused: too many sessions", addr);
-		pop3d_refuse_fd(fd, lst->role, "-ERR [SYS/TEMP] too many connections, try again later\r\n");
-		return;
-	}
+	(void)sa;
+	struct server *srv = svc->srv;
 	struct pop3d_session *ps = calloc(1, sizeof *ps);
 	if (ps == NULL) {
-		server_session_close(srv, addr, loopback);
+		struct server_slot copy = *slot;
+		server_session_close(srv, &copy);
 		close(fd);
 		return;
 	}
-	ps->counted = true;
-	ps->lst = lst;
+	ps->svc = svc;
 	ps->srv = srv;
+	ps->slot = *slot;
+	ps->started = time(NULL);
 	buf_init(&ps->chunk, 0);
-	snprintf(ps->addr, sizeof ps->addr, "%s", addr);
-	ps->loopback = loopback;
-	snprintf(ps->sid, sizeof ps->sid, "P%lu", ++pop3d_serial);
-	ps->next = pop3d_sessions;
-	if (pop3d_sessions)
-		pop3d_sessions->prev = ps;
-	pop3d_sessions = ps;
-	pop3d_nsessions++;
-	bool implicit_tls = lst->role == ROLE_POP3S;
+	server_session_id(srv, 'P', ps->sid, sizeof ps->sid);
+	ps->next = svc->sessions;
+	if (ps->next)
+		ps->next->prev = ps;
+	svc->sessions = ps;
+	svc->nsessions++;
+	bool implicit_tls = svc->role == ROLE_POP3S;
 	struct pop3_server_config cfg = {
 		.tls_available = srv->tls != NULL && !implicit_tls,
 		.tls_active = implicit_tls,
-		.loopback = loopback,
+		.loopback = slot->loopback,
 	};
 	pop3_server_init(&ps->eng, &cfg, &pop3d_ops, ps);
 	ps->conn = io_conn_new(srv->loop, fd, &pop3d_conn_handlers, ps);
@@ -529,7 +511,7 @@ void pop3d_accept(void *arg, int fd, const struct sockaddr *sa, socklen_t salen)
 		return;
 	}
 	io_conn_set_timeout(ps->conn, srv->conf->command_timeout, srv->conf->command_timeout);
-	log_msg("%s connect from [%s] role=%s", ps->sid, addr, conf_role_name(lst->role));
+	log_msg("%s connect from [%s] role=%s", ps->sid, ps->slot.addr, conf_role_name(svc->role));
 	if (implicit_tls) {
 		if (srv->tls == NULL || io_conn_start_tls(ps->conn, srv->tls) < 0)
 			pop3d_end(ps, "tls unavailable");
@@ -540,14 +522,13 @@ void pop3d_accept(void *arg, int fd, const struct sockaddr *sa, socklen_t salen)
 	pop3d_resume(ps);
 }
 
-void pop3d_shutdown(struct server *srv)
+static void pop3d_shutdown(struct service *svc)
 {
-	(void)srv;
-	struct pop3d_session *ps = pop3d_sessions;
+	struct pop3d_session *ps = svc->sessions;
 	while (ps) {
 		struct pop3d_session *next = ps->next;
 		if (!ps->busy && !ps->dead && !ps->closing) {
-			if (ps->eng.state == POP3_S_SENDING || !ps->greeted) {
+			if (pop3_server_is_sending(&ps->eng) || !ps->greeted) {
 				/* A message cut short (the client sees the
 				 * connection drop and deletes nothing), or a
 				 * TLS handshake not yet done. */
@@ -560,3 +541,10 @@ void pop3d_shutdown(struct server *srv)
 		ps = next;
 	}
 }
+
+const struct service_kind pop3d_kind_pop3 = {
+	.name = "pop3", .id_prefix = 'P', .refusal = pop3d_refusal, .start = pop3d_start, .shutdown = pop3d_shutdown,
+};
+const struct service_kind pop3d_kind_pop3s = {
+	.name = "pop3s", .id_prefix = 'P', .refusal = NULL, .start = pop3d_start, .shutdown = pop3d_shutdown,
+};

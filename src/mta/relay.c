@@ -33,7 +33,6 @@
 
 #define RELAY_IDLE_S 10            /* keep an idle connection this long */
 #define RELAY_CONNECT_S 30         /* connect timeout */
-#define RELAY_MAX_CONNS 256        /* outbound connections in total */
 #define RELAY_MAX_PER_DEST 20      /* to one address and port (Postfix's default concurrency) */
 #define RELAY_CHUNK (256 * 1024)   /* content read and pushed at a time */
 
@@ -466,7 +465,7 @@ static void relay_next_addr(struct relay_attempt *a)
 		r->waiters = a;
 		return;
 	}
-	if (r->nconns >= RELAY_MAX_CONNS) {
+	if (r->nconns >= r->srv->max_outbound) {
 		snprintf(a->last_error, sizeof a->last_error, "too many outbound connections");
 		relay_fail_rest(a, false, "4.4.5", a->last_error);
 		relay_finish(a);

@@ -28,6 +28,7 @@
 #include "mta/recipient.h"
 #include "mta/scheduler.h"
 #include "mta/server.h"
+#include "mta/service.h"
 #include "proto/mail_header.h"
 #include "proto/smtp_reply_parse.h"
 #include "proto/smtp_server.h"
@@ -35,6 +36,7 @@
 #include "queue/queue_store.h"
 
 #define SMTPD_GREET_PAUSE_MS 0 /* greet on the next loop turn: a client that talks first is seen doing it */
+#define SMTPD_MIN_DATA_RATE 500 /* octets per second of content, beyond command-timeout */
 
 /* A reverse lookup may outlive its session: the session cuts the link. */
 struct smtpd_ptr {
@@ -42,12 +44,14 @@ struct smtpd_ptr {
 };
 
 struct smtpd_session {
-	struct smtpd_listener *lst;
+	struct service *svc;          /* the listener it came in on; svc->sessions lists it */
 	struct server *srv;
 	struct io_conn *conn;
 	struct smtp_server eng;
-	char addr[64];
-	bool loopback;
+	struct server_slot slot;      /* its place in the limits; client address */
+	time_t started;               /* for the session lifetime */
+	time_t data_started;          /* DATA/BDAT content began (0: not in content) */
+	uint64_t data_octets;         /* ...octets of it read so far */
 	char sid[16];                 /* session id for the log */
 	char rdns[256];               /* the client's reverse name, "" unknown */
 	struct smtpd_ptr *ptr;        /* lookup in flight */
@@ -63,7 +67,6 @@ struct smtpd_session {
 	bool authing;                 /* a password check refers to this session */
 	bool dead;                    /* the connection is gone */
 	bool closing;                 /* io_conn_finish called: closes once output has left */
-	bool counted;                 /* counted in the server's session limits */
 	bool greeted;                 /* the 220 (or the refusal) has been sent */
 	int fd;
 	struct io_timer *greet_timer;
@@ -73,15 +76,6 @@ struct smtpd_session {
 	unsigned nrcpt_msg;
 	struct smtpd_session *next, *prev;
 };
-
-static struct smtpd_session *smtpd_sessions;
-static unsigned smtpd_nsessions;
-static unsigned long smtpd_serial;
-
-unsigned smtpd_active(void)
-{
-	return smtpd_nsessions;
-}
 
 static void smtpd_free(struct smtpd_session *ss)
 {
@@ -94,15 +88,14 @@ static void smtpd_free(struct smtpd_session *ss)
 	recipient_list_free(&ss->orcpts);
 	smtp_server_free(&ss->eng);
 	io_conn_free(ss->conn);
-	if (ss->counted)
-		server_session_close(ss->srv, ss->addr, ss->loopback);
+	server_session_close(ss->srv, &ss->slot);
 	if (ss->prev)
 		ss->prev->next = ss->next;
 	else
-		smtpd_sessions = ss->next;
+		ss->svc->sessions = ss->next;
 	if (ss->next)
 		ss->next->prev = ss->prev;
-	smtpd_nsessions--;
+	ss->svc->nsessions--;
 	free(ss);
 }
 
@@ -112,7 +105,7 @@ static void smtpd_end(struct smtpd_session *ss, const char *why)
 	if (!ss->dead)
 	{
 		char w[LOG_VALUE_MAX];
-		log_msg("%s disconnect from [%s] reason=%s", ss->sid, ss->addr, log_value(w, sizeof w, why));
+		log_msg("%s disconnect from [%s] reason=%s", ss->sid, ss->slot.addr, log_value(w, sizeof w, why));
 	}
 	ss->dead = true;
 	if (ss->committing || ss->authing) {
@@ -136,6 +129,8 @@ static void smtpd_flush(struct smtpd_session *ss)
 	}
 }
 
+static bool smtpd_over_limits(struct smtpd_session *ss);
+
 /* io feeds input (conn.c holds it back while our replies are not read):
  * the engine takes what it can; its replies go out at once, which is all
  * PIPELINING needs (they leave together when the loop writes). */
@@ -146,9 +141,57 @@ static size_t smtpd_feed_cb(void *arg, const char *p, size_t n)
 		return 0; /* before the greeting, input stays for the early-talker check */
 	if (ss->in && intake_busy(ss->in))
 		return 0; /* the disk is behind: smtpd_intake_resume_cb kicks us */
+	if (smtpd_over_limits(ss))
+		return 0;
 	size_t k = smtp_server_feed(&ss->eng, p, n);
+	if (smtp_server_in_content(&ss->eng)) {
+		if (ss->data_started == 0)
+			ss->data_started = time(NULL);
+		ss->data_octets += k;
+	} else {
+		ss->data_started = 0;
+		ss->data_octets = 0;
+	}
 	smtpd_flush(ss);
 	return k;
+}
+
+/* Close with this reply once it has left. */
+static void smtpd_close(struct smtpd_session *ss, enum smtp_reply_id id, const char *why)
+{
+	smtp_server_close(&ss->eng, id);
+	ss->closing = true;
+	io_conn_write(ss->conn, ss->eng.out.data, ss->eng.out.len);
+	buf_reset(&ss->eng.out);
+	io_conn_finish(ss->conn, why);
+}
+
+/*
+ * The limits on time, checked whenever input comes: a session lasts at
+ * most server_session_lifetime() (checked between commands, so nothing
+ * is cut short), and content arrives at SMTPD_MIN_DATA_RATE at least, on
+ * top of command-timeout (Postfix's smtpd_min_data_rate): a client that
+ * trickles a message one octet at a time is dropped, a slow link is not.
+ */
+static bool smtpd_over_limits(struct smtpd_session *ss)
+{
+	time_t now = time(NULL);
+	if (smtp_server_is_idle(&ss->eng) && now - ss->started > (time_t)server_session_lifetime(ss->srv)) {
+		log_msg("%s limit=lifetime client=[%s] seconds=%lld", ss->sid, ss->slot.addr,
+		        (long long)(now - ss->started));
+		smtpd_close(ss, SMTP_R_SESSION_TOO_LONG, "lifetime");
+		return true;
+	}
+	if (ss->data_started && smtp_server_in_content(&ss->eng)) {
+		uint64_t allowed = ss->srv->conf->command_timeout + ss->data_octets / SMTPD_MIN_DATA_RATE;
+		if ((uint64_t)(now - ss->data_started) > allowed) {
+			log_msg("%s limit=data-rate client=[%s] octets=%llu seconds=%lld", ss->sid, ss->slot.addr,
+			        (unsigned long long)ss->data_octets, (long long)(now - ss->data_started));
+			smtpd_close(ss, SMTP_R_DATA_TOO_SLOW, "data-rate");
+			return true;
+		}
+	}
+	return false;
 }
 
 /* An asynchronous step ended: send its reply, take the waiting input. */
@@ -179,29 +222,23 @@ static void smtpd_idle_cb(void *arg)
 		io_conn_pause_read(ss->conn, false);
 		return;
 	}
-	log_msg("%s timeout client=[%s] state=%d", ss->sid, ss->addr, (int)ss->eng.state);
-	smtp_server_reply(&ss->eng, SMTP_R_TIMEOUT, NULL);
-	ss->eng.state = SMTP_S_CLOSED;
-	ss->closing = true;
-	io_conn_write(ss->conn, ss->eng.out.data, ss->eng.out.len);
-	buf_reset(&ss->eng.out);
-	io_conn_finish(ss->conn, "timeout");
+	log_msg("%s timeout client=[%s]", ss->sid, ss->slot.addr);
+	smtpd_close(ss, SMTP_R_TIMEOUT, "timeout");
 }
 
 /* AUTH is offered under TLS, or on loopback, and only when users exist. */
 static bool smtpd_auth_available(const struct smtpd_session *ss)
 {
-	return ss->srv->conf->nusers > 0 && (ss->loopback || io_conn_is_tls(ss->conn));
+	return ss->srv->conf->nusers > 0 && (ss->slot.loopback || io_conn_is_tls(ss->conn));
 }
 
 static void smtpd_tls_ready_cb(void *arg)
 {
 	struct smtpd_session *ss = arg;
-	ss->eng.cfg.auth_available = smtpd_auth_available(ss);
 	log_msg("%s tls version=%s cipher=%s", ss->sid, io_conn_tls_version(ss->conn), io_conn_tls_cipher(ss->conn));
-	if (ss->eng.state == SMTP_S_TLS)
-		smtp_server_tls_done(&ss->eng);
-	else
+	bool starttls = smtp_server_wants_tls(&ss->eng);
+	smtp_server_tls_done(&ss->eng, smtpd_auth_available(ss));
+	if (!starttls)
 		smtp_server_greet(&ss->eng); /* implicit TLS: greet once the handshake is done */
 	smtpd_resume(ss);
 }
@@ -237,6 +274,9 @@ static enum smtp_reply_id smtpd_op_mail(void *ctx, const struct smtp_addr *from,
 {
 	struct smtpd_session *ss = ctx;
 	(void)p;
+	/* CONTRACT.md "Free space": no new message while the disk is low. */
+	if (server_storage_low(ss->srv))
+		return SMTP_R_STORAGE_LOW;
 	if (ss->eng.authenticated && !smtpd_sender_owned(ss, from))
 		return SMTP_R_SENDER_NOT_OWNED;
 	return SMTP_R_MAIL_OK;
@@ -253,7 +293,7 @@ static void smtpd_auth_done_cb(void *arg, enum auth_result r)
 	if (r == AUTH_OK)
 	{
 		char user[LOG_VALUE_MAX];
-		log_msg("%s auth user=%s client=[%s]", ss->sid, log_value(user, sizeof user, ss->eng.auth_user), ss->addr);
+		log_msg("%s auth user=%s client=[%s]", ss->sid, log_value(user, sizeof user, ss->eng.auth_user), ss->slot.addr);
 	}
 	smtp_server_auth_done(&ss->eng, r == AUTH_OK, r == AUTH_THROTTLED ? SMTP_R_AUTH_THROTTLED : SMTP_R_AUTH_FAILED);
 	smtpd_resume(ss);
@@ -263,7 +303,7 @@ static void smtpd_op_auth_check(void *ctx, const char *user, const char *pass)
 {
 	struct smtpd_session *ss = ctx;
 	ss->authing = true;
-	auth_check(ss->srv, ss->addr, ss->loopback, user, pass, smtpd_auth_done_cb, ss);
+	auth_check(ss->srv, &ss->slot, user, pass, smtpd_auth_done_cb, ss);
 }
 
 /* RFC 6409 8: what a submission server may add to a message lacking it. */
@@ -325,7 +365,7 @@ static enum smtp_reply_id smtpd_op_data_begin(void *ctx)
 		ss->sender[0] = '\0';
 	env.sender = ss->sender;
 	env.helo = ss->eng.helo;
-	env.client = ss->addr;
+	env.client = ss->slot.addr;
 	env.auth_user = ss->eng.authenticated ? ss->eng.auth_user : NULL;
 	env.smtputf8 = ss->eng.mail.smtputf8;
 	env.eightbit = ss->eng.mail.body == SMTP_BODY_8BITMIME || ss->eng.mail.body == SMTP_BODY_BINARYMIME;
@@ -352,7 +392,7 @@ static enum smtp_reply_id smtpd_op_data_begin(void *ctx)
 	struct mail_received r = {
 		.helo = ss->eng.helo,
 		.rdns = ss->rdns[0] ? ss->rdns : NULL,
-		.addr = ss->addr,
+		.addr = ss->slot.addr,
 		.by = ss->srv->conf->hostname,
 		.with = smtpd_with(ss),
 		.id = ss->qid,
@@ -398,7 +438,7 @@ static void smtpd_commit_done(void *arg, int rc, int err)
 	if (ss->commit_rc == 0) {
 		char from[LOG_VALUE_MAX];
 		log_msg("%s accepted from=%s size=%llu nrcpt=%u client=[%s] session=%s", ss->qid,
-		        log_addr(from, sizeof from, ss->sender), (unsigned long long)ss->size, ss->nrcpt_msg, ss->addr,
+		        log_addr(from, sizeof from, ss->sender), (unsigned long long)ss->size, ss->nrcpt_msg, ss->slot.addr,
 		        ss->sid);
 		scheduler_add(ss->srv->sched, ss->qid, 0);
 	} else {
@@ -450,7 +490,7 @@ static void smtpd_op_starttls(void *ctx)
 	if (io_conn_start_tls(ss->conn, ss->srv->tls) < 0) {
 		/* smtpd_feed_cb closes the session once the engine returns. */
 		log_msg("%s error=\"cannot start TLS\"", ss->sid);
-		ss->eng.state = SMTP_S_CLOSED;
+		smtp_server_close(&ss->eng, SMTP_R_TLS_UNAVAILABLE);
 	}
 }
 
@@ -460,7 +500,7 @@ static void smtpd_op_refused(void *ctx, const char *cmd, size_t cmdlen, const st
 	struct buf b;
 	buf_init(&b, LOG_VALUE_MAX);
 	log_put_value(&b, cmd, cmdlen, 200);
-	log_msg("%s refused client=[%s] reply=\"%d %s %s\" command=%s", ss->sid, ss->addr, r->code,
+	log_msg("%s refused client=[%s] reply=\"%d %s %s\" command=%s", ss->sid, ss->slot.addr, r->code,
 	        r->status ? r->status : "", r->text, b.data ? b.data : "\"\"");
 	buf_free(&b);
 }
@@ -499,9 +539,8 @@ static void smtpd_greet_timer_cb(void *arg)
 		return;
 	ss->greeted = true;
 	if (io_fd_pending(ss->fd) > 0 || io_conn_input_len(ss->conn) > 0) {
-		log_msg("%s refused client=[%s] reason=\"input before greeting\"", ss->sid, ss->addr);
-		smtp_server_reply(&ss->eng, SMTP_R_EARLY_TALKER, NULL);
-		ss->eng.state = SMTP_S_CLOSED;
+		log_msg("%s refused client=[%s] reason=\"input before greeting\"", ss->sid, ss->slot.addr);
+		smtp_server_close(&ss->eng, SMTP_R_EARLY_TALKER);
 		smtpd_flush(ss);
 		return;
 	}
@@ -509,65 +548,45 @@ static void smtpd_greet_timer_cb(void *arg)
 	smtpd_resume(ss);
 }
 
-/* Refuse a connection before any session exists: one line, then close.
- * The host name may be 253 octets long: the line is formatted into a
- * buffer that holds it (SMTP_REPLY_LINE_MAX) and cut, never past it. */
-static void smtpd_refuse_fd(int fd, struct server *srv, enum smtp_reply_id id)
+/* The one line a connection refused before any session exists gets. */
+static void smtpd_refusal(enum server_admit why, const char *host, char *out, size_t outlen)
 {
-	const struct smtp_reply *r = smtp_reply_get(id);
-	char line[SMTP_REPLY_LINE_MAX + 1];
-	int n = snprintf(line, SMTP_REPLY_LINE_MAX - 1, "%d %s %s %s", r->code, r->status, srv->conf->hostname,
-	                 r->text);
-	size_t len = n < 0 ? 0 : (size_t)n < SMTP_REPLY_LINE_MAX - 2 ? (size_t)n : SMTP_REPLY_LINE_MAX - 2;
-	memcpy(line + len, "\r\n", 2);
-	ssize_t w = write(fd, line, len + 2);
-	(void)w;
-	close(fd);
+	enum smtp_reply_id id = why == SERVER_STOPPING  ? SMTP_R_SHUTDOWN
+	                        : why == SERVER_NET_FULL ? SMTP_R_TOO_MANY_FROM_NET
+	                                                 : SMTP_R_TOO_MANY_SESSIONS;
+	smtp_reply_line(id, host, out, outlen);
 }
 
-void smtpd_accept(void *arg, int fd, const struct sockaddr *sa, socklen_t salen)
+static void smtpd_start(struct service *svc, int fd, const struct sockaddr *sa, const struct server_slot *slot)
 {
-	(void)salen;
-	struct smtpd_listener *lst = arg;
-	struct server *srv = lst->srv;
-	char addr[64];
-	io_addr_text(sa, addr, sizeof addr);
-	bool loopback = io_addr_is_loopback(sa);
-	if (srv->stopping) {
-		smtpd_refuse_fd(fd, srv, SMTP_R_SHUTDOWN);
-		return;
-	}
-	if (!server_session_open(srv, addr, loopback)) {
-		log_msg("connect from [%s] refused: too many sessions", addr);
-		smtpd_refuse_fd(fd, srv, SMTP_R_TOO_MANY_SESSIONS);
-		return;
-	}
+	struct server *srv = svc->srv;
 	struct smtpd_session *ss = calloc(1, sizeof *ss);
 	if (ss == NULL) {
-		server_session_close(srv, addr, loopback);
+		struct server_slot copy = *slot;
+		server_session_close(srv, &copy);
 		close(fd);
 		return;
 	}
-	ss->counted = true;
-	ss->lst = lst;
+	ss->svc = svc;
 	ss->srv = srv;
-	snprintf(ss->addr, sizeof ss->addr, "%s", addr);
-	ss->loopback = loopback;
-	snprintf(ss->sid, sizeof ss->sid, "S%lu", ++smtpd_serial);
-	ss->next = smtpd_sessions;
-	if (smtpd_sessions)
-		smtpd_sessions->prev = ss;
-	smtpd_sessions = ss;
-	smtpd_nsessions++;
-	bool implicit_tls = lst->role == ROLE_SUBMISSIONS;
+	ss->slot = *slot;
+	ss->started = time(NULL);
+	server_session_id(srv, 'S', ss->sid, sizeof ss->sid);
+	ss->next = svc->sessions;
+	if (ss->next)
+		ss->next->prev = ss;
+	svc->sessions = ss;
+	svc->nsessions++;
+	enum conf_role role = svc->role;
+	bool implicit_tls = role == ROLE_SUBMISSIONS;
 	struct smtp_server_config cfg = {
 		.hostname = srv->conf->hostname,
 		.max_size = srv->conf->max_message_size,
 		.tls_available = srv->tls != NULL,
 		.tls_active = implicit_tls,
-		.auth_available = srv->conf->nusers > 0 && loopback,
-		.auth_required = lst->role != ROLE_SMTP,
-		.fix_headers = lst->role != ROLE_SMTP,
+		.auth_available = srv->conf->nusers > 0 && slot->loopback,
+		.auth_required = role != ROLE_SMTP,
+		.fix_headers = role != ROLE_SMTP,
 	};
 	smtp_server_init(&ss->eng, &cfg, &smtpd_ops, ss);
 	/* An early talker sent before our greeting: refuse it (RFC 5321 4.3.1
@@ -582,10 +601,10 @@ void smtpd_accept(void *arg, int fd, const struct sockaddr *sa, socklen_t salen)
 		return;
 	}
 	io_conn_set_timeout(ss->conn, srv->conf->command_timeout, srv->conf->command_timeout);
-	log_msg("%s connect from [%s] role=%s", ss->sid, addr, conf_role_name(lst->role));
+	log_msg("%s connect from [%s] role=%s", ss->sid, ss->slot.addr, conf_role_name(role));
 	/* The reverse name is for the Received field only: whatever has
 	 * arrived by DATA is used, nothing waits for it. */
-	if (loopback) {
+	if (slot->loopback) {
 		snprintf(ss->rdns, sizeof ss->rdns, "localhost");
 	} else if (srv->dns && (ss->ptr = calloc(1, sizeof *ss->ptr)) != NULL) {
 		ss->ptr->ss = ss;
@@ -601,7 +620,7 @@ void smtpd_accept(void *arg, int fd, const struct sockaddr *sa, socklen_t salen)
 		smtpd_greet_timer_cb(ss);
 		return;
 	}
-	/* A short pause before the greeting, so that a client sending at once
+	/* Greet on the next loop turn, so that a client sending at once
 	 * (before it could have read a 220) is caught doing so. */
 	ss->greet_timer = io_timer_new(srv->loop, smtpd_greet_timer_cb, ss);
 	if (ss->greet_timer == NULL) {
@@ -611,17 +630,27 @@ void smtpd_accept(void *arg, int fd, const struct sockaddr *sa, socklen_t salen)
 	io_timer_start(ss->greet_timer, SMTPD_GREET_PAUSE_MS);
 }
 
-void smtpd_shutdown(struct server *srv)
+static void smtpd_shutdown(struct service *svc)
 {
-	(void)srv;
-	struct smtpd_session *ss = smtpd_sessions;
+	struct smtpd_session *ss = svc->sessions;
 	while (ss) {
 		struct smtpd_session *next = ss->next;
-		if (!ss->committing && !ss->dead && !ss->closing && ss->eng.state != SMTP_S_WAIT) {
-			smtp_server_reply(&ss->eng, SMTP_R_SHUTDOWN, NULL);
-			ss->eng.state = SMTP_S_CLOSED;
+		if (!ss->committing && !ss->authing && !ss->dead && !ss->closing) {
+			smtp_server_close(&ss->eng, SMTP_R_SHUTDOWN);
 			smtpd_flush(ss);
 		}
 		ss = next;
 	}
 }
+
+const struct service_kind smtpd_kind_smtp = {
+	.name = "smtp", .id_prefix = 'S', .refusal = smtpd_refusal, .start = smtpd_start, .shutdown = smtpd_shutdown,
+};
+const struct service_kind smtpd_kind_submission = {
+	.name = "submission", .id_prefix = 'S', .refusal = smtpd_refusal, .start = smtpd_start,
+	.shutdown = smtpd_shutdown,
+};
+/* Implicit TLS: a refused client expects a handshake, not a line. */
+const struct service_kind smtpd_kind_submissions = {
+	.name = "submissions", .id_prefix = 'S', .refusal = NULL, .start = smtpd_start, .shutdown = smtpd_shutdown,
+};

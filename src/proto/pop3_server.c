@@ -75,6 +75,21 @@ bool pop3_server_is_closed(const struct pop3_server *s)
 	return s->state == POP3_S_CLOSED;
 }
 
+bool pop3_server_is_idle(const struct pop3_server *s)
+{
+	return s->state == POP3_S_AUTHORIZATION || s->state == POP3_S_TRANSACTION;
+}
+
+bool pop3_server_is_sending(const struct pop3_server *s)
+{
+	return s->state == POP3_S_SENDING;
+}
+
+bool pop3_server_wants_tls(const struct pop3_server *s)
+{
+	return s->state == POP3_S_TLS;
+}
+
 void pop3_server_greet(struct pop3_server *s)
 {
 	/* RFC 1939 4. No APOP timestamp: APOP needs the password in clear

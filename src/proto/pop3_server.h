@@ -145,6 +145,13 @@ void pop3_server_tls_done(struct pop3_server *s);
 void pop3_server_abort(struct pop3_server *s, const char *text);
 /* True when the session must be closed once out is sent. */
 bool pop3_server_is_closed(const struct pop3_server *s);
+/* Between commands, not waiting for the caller nor in a multi-line
+ * answer: a limit may close the session here. */
+bool pop3_server_is_idle(const struct pop3_server *s);
+/* RETR/TOP: the caller is sending a message. */
+bool pop3_server_is_sending(const struct pop3_server *s);
+/* The +OK to STLS was sent: the caller starts TLS. */
+bool pop3_server_wants_tls(const struct pop3_server *s);
 /* Count and size of the messages not marked deleted. */
 void pop3_server_maildrop(const struct pop3_server *s, size_t *count, uint64_t *octets);
 

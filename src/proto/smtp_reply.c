@@ -5,6 +5,11 @@
  */
 #include "proto/smtp_reply.h"
 
+#include <stdio.h>
+#include <string.h>
+
+#include "proto/smtp_reply_parse.h"
+
 #include <stddef.h>
 
 static const struct smtp_reply smtp_reply_table[SMTP_R__COUNT] = {
@@ -47,7 +52,11 @@ static const struct smtp_reply smtp_reply_table[SMTP_R__COUNT] = {
 	[SMTP_R_TIMEOUT] = {421, "4.4.2", "Error: timeout exceeded"},
 	[SMTP_R_TOO_MANY_ERRORS] = {421, "4.7.0", "Error: too many errors"},
 	[SMTP_R_SHUTDOWN] = {421, "4.3.2", "Service shutting down"},
-	[SMTP_R_TOO_MANY_SESSIONS] = {421, "4.7.0", "Too many connections, try again later"},
+	[SMTP_R_TOO_MANY_SESSIONS] = {421, "4.3.2", "Too many sessions, try again later"},
+	[SMTP_R_TOO_MANY_FROM_NET] = {421, "4.7.0", "Too many connections from your network, try again later"},
+	[SMTP_R_STORAGE_LOW] = {452, "4.3.1", "Insufficient system storage, try again later"},
+	[SMTP_R_SESSION_TOO_LONG] = {421, "4.4.2", "Session lasted too long, closing"},
+	[SMTP_R_DATA_TOO_SLOW] = {421, "4.4.2", "Data arriving too slowly, closing"},
 	[SMTP_R_NEED_AUTH] = {530, "5.7.0", "Authentication required"},
 	[SMTP_R_NEED_TLS] = {530, "5.7.0", "Must issue a STARTTLS command first"},
 	[SMTP_R_AUTH_OK] = {235, "2.7.0", "Authentication successful"},
@@ -67,4 +76,19 @@ const struct smtp_reply *smtp_reply_get(enum smtp_reply_id id)
 	if ((unsigned)id >= SMTP_R__COUNT || smtp_reply_table[id].code == 0)
 		id = SMTP_R_LOCAL_ERROR;
 	return &smtp_reply_table[id];
+}
+
+void smtp_reply_line(enum smtp_reply_id id, const char *host, char *out, size_t outlen)
+{
+	const struct smtp_reply *r = smtp_reply_get(id);
+	if (outlen < 4) {
+		if (outlen)
+			out[0] = '\0';
+		return;
+	}
+	/* The line with its CR LF, and a NUL after it, must fit. */
+	size_t room = outlen - 1 < SMTP_REPLY_LINE_MAX ? outlen - 1 : SMTP_REPLY_LINE_MAX;
+	int n = snprintf(out, room - 1, "%d %s %s %s", r->code, r->status ? r->status : "", host, r->text);
+	size_t len = n < 0 ? 0 : (size_t)n < room - 2 ? (size_t)n : room - 2;
+	memcpy(out + len, "\r\n", 3);
 }

@@ -7,6 +7,8 @@
 #ifndef TERN_SMTP_REPLY_H
 #define TERN_SMTP_REPLY_H
 
+#include <stddef.h>
+
 enum smtp_reply_id {
 	SMTP_R_OK = 0,            /* 250 2.0.0 Ok */
 	SMTP_R_MAIL_OK,           /* 250 2.1.0 */
@@ -47,7 +49,11 @@ enum smtp_reply_id {
 	SMTP_R_TIMEOUT,           /* 421 4.4.2 */
 	SMTP_R_TOO_MANY_ERRORS,   /* 421 4.7.0 */
 	SMTP_R_SHUTDOWN,          /* 421 4.3.2 */
-	SMTP_R_TOO_MANY_SESSIONS, /* 421 4.7.0 */
+	SMTP_R_TOO_MANY_SESSIONS, /* 421 4.3.2: the server's session cap */
+	SMTP_R_TOO_MANY_FROM_NET, /* 421 4.7.0: this client's network has too many */
+	SMTP_R_STORAGE_LOW,       /* 452 4.3.1 at MAIL: under the free-space floor */
+	SMTP_R_SESSION_TOO_LONG,  /* 421 4.4.2 */
+	SMTP_R_DATA_TOO_SLOW,     /* 421 4.4.2 */
 	SMTP_R_NEED_AUTH,         /* 530 5.7.0 */
 	SMTP_R_NEED_TLS,          /* 530 5.7.0 */
 	SMTP_R_AUTH_OK,           /* 235 2.7.0 */
@@ -70,5 +76,9 @@ struct smtp_reply {
 };
 
 const struct smtp_reply *smtp_reply_get(enum smtp_reply_id id);
+/* "CODE STATUS HOST TEXT" CR LF into out, cut to fit SMTP_REPLY_LINE_MAX
+ * (RFC 5321 4.5.3.1.5) whatever the host name: the line a refusal before
+ * any session gets. */
+void smtp_reply_line(enum smtp_reply_id id, const char *host, char *out, size_t outlen);
 
 #endif

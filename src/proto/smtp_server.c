@@ -336,9 +336,41 @@ static void smtp_server_starttls(struct smtp_server *s, const struct smtp_cmd *c
 	s->ops->starttls(s->ctx);
 }
 
-void smtp_server_tls_done(struct smtp_server *s)
+bool smtp_server_wants_tls(const struct smtp_server *s)
+{
+	return s->state == SMTP_S_TLS;
+}
+
+bool smtp_server_is_idle(const struct smtp_server *s)
+{
+	switch (s->state) {
+	case SMTP_S_INIT:
+	case SMTP_S_READY:
+	case SMTP_S_MAIL:
+	case SMTP_S_RCPT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool smtp_server_in_content(const struct smtp_server *s)
+{
+	return s->state == SMTP_S_DATA || s->state == SMTP_S_BDAT;
+}
+
+void smtp_server_close(struct smtp_server *s, enum smtp_reply_id id)
+{
+	if (s->state == SMTP_S_CLOSED)
+		return;
+	smtp_server_reply(s, id, NULL);
+	s->state = SMTP_S_CLOSED;
+}
+
+void smtp_server_tls_done(struct smtp_server *s, bool auth_available)
 {
 	/* RFC 3207 4.2: discard all knowledge obtained from the client. */
+	s->cfg.auth_available = auth_available;
 	s->cfg.tls_active = true;
 	s->esmtp = false;
 	s->helo[0] = '\0';

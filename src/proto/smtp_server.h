@@ -136,8 +136,19 @@ void smtp_server_greet(struct smtp_server *s);
 size_t smtp_server_feed(struct smtp_server *s, const char *in, size_t n);
 /* The commit ended: reply SMTP_R_OK with the queue id, or a refusal. */
 void smtp_server_commit_done(struct smtp_server *s, enum smtp_reply_id r, const char *queue_id);
-/* TLS is up: forget everything learnt before (RFC 3207 4.2). */
-void smtp_server_tls_done(struct smtp_server *s);
+/* TLS is up: forget everything learnt before (RFC 3207 4.2). AUTH may be
+ * offered now (auth_available). */
+void smtp_server_tls_done(struct smtp_server *s, bool auth_available);
+/* True while the 220 to STARTTLS waits for the caller's handshake. */
+bool smtp_server_wants_tls(const struct smtp_server *s);
+/* Between commands, not waiting for the caller: a shutdown or a limit
+ * may close the session here without cutting anything short. */
+bool smtp_server_is_idle(const struct smtp_server *s);
+/* Reading message content (DATA, or a BDAT chunk). */
+bool smtp_server_in_content(const struct smtp_server *s);
+/* End the session with this reply (a timeout, a limit, a shutdown): it
+ * is appended to out and the engine closes. */
+void smtp_server_close(struct smtp_server *s, enum smtp_reply_id id);
 /* The password check ended. */
 void smtp_server_auth_done(struct smtp_server *s, bool ok, enum smtp_reply_id fail_reply);
 /* Append a reply from the table (with an optional prefix like "<a@b>: "). */

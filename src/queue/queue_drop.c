@@ -325,6 +325,8 @@ int queue_drop_quarantine(const char *data_dir, const char *name, char *moved_to
 		return -1;
 	if (queue_drop_path(from, data_dir, name) < 0)
 		return -1;
+	struct stat st;
+	queue_corrupt_make_room(data_dir, lstat(from, &st) == 0 ? (uint64_t)st.st_size : 0);
 	for (int tries = 0;; tries++) {
 		queue_new_id(id);
 		snprintf(moved_to, moved_len, "drop-%s", id);

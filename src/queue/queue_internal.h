@@ -21,6 +21,11 @@
 #define QUEUE_DIR_MODE  0700
 #define QUEUE_FILE_MODE 0600
 #define QUEUE_POOL_MAX  512  /* finished queue files kept in queue/free/ for reuse */
+/* queue/corrupt/ keeps at most this many files and octets: any local
+ * user can feed it through the drop area, so it must not grow without
+ * end; the oldest go first. */
+#define QUEUE_CORRUPT_MAX 256
+#define QUEUE_CORRUPT_BYTES_MAX (256ull * 1024 * 1024)
 
 struct queue {
 	char *data_dir;                /* owned */
@@ -86,6 +91,11 @@ enum queue_file_line_result {
 int queue_file_lines_init(struct queue_file_lines *l, int fd);
 void queue_file_lines_free(struct queue_file_lines *l);
 enum queue_file_line_result queue_file_lines_next(struct queue_file_lines *l);
+
+/* Before a file of `incoming` octets is moved into queue/corrupt/: remove
+ * the oldest files there until it fits under QUEUE_CORRUPT_MAX and
+ * QUEUE_CORRUPT_BYTES_MAX (logged). Best effort: errors are ignored. */
+void queue_corrupt_make_room(const char *data_dir, uint64_t incoming);
 
 /* queue_state.c: apply msg/ID.st to env->rcpts (0, or -1 with errno on a
  * read error; bad records are logged and skipped). */

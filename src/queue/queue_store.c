@@ -446,10 +446,77 @@ static int queue_store_recover_tmp(const char *data_dir)
 	return 0;
 }
 
+struct queue_corrupt_entry {
+	char name[NAME_MAX + 1];
+	struct timespec mtime;
+	uint64_t size;
+};
+
+static int queue_corrupt_cmp(const void *a, const void *b)
+{
+	const struct queue_corrupt_entry *x = a, *y = b;
+	if (x->mtime.tv_sec != y->mtime.tv_sec)
+		return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+	if (x->mtime.tv_nsec != y->mtime.tv_nsec)
+		return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+void queue_corrupt_make_room(const char *data_dir, uint64_t incoming)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	if (queue_store_path(dir, data_dir, "corrupt", NULL, NULL) < 0)
+		return;
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return;
+	struct queue_corrupt_entry *v = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t bytes = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct queue_corrupt_entry *nv = realloc(v, ncap * sizeof *nv);
+			if (nv == NULL)
+				break;
+			v = nv;
+			cap = ncap;
+		}
+		snprintf(v[n].name, sizeof v[n].name, "%s", de->d_name);
+		v[n].mtime = st.st_mtim;
+		v[n].size = (uint64_t)st.st_size;
+		bytes += v[n].size;
+		n++;
+	}
+	closedir(d);
+	if (n + 1 > QUEUE_CORRUPT_MAX || bytes + incoming > QUEUE_CORRUPT_BYTES_MAX) {
+		qsort(v, n, sizeof *v, queue_corrupt_cmp);
+		size_t removed = 0;
+		for (size_t i = 0; i < n && (n - removed + 1 > QUEUE_CORRUPT_MAX || bytes + incoming > QUEUE_CORRUPT_BYTES_MAX);
+		     i++) {
+			if (queue_store_path(path, data_dir, "corrupt", v[i].name, NULL) == 0 && unlink(path) == 0) {
+				removed++;
+				bytes -= v[i].size;
+			}
+		}
+		if (removed)
+			log_msg("queue/corrupt full: removed the %zu oldest file(s) (at most %d files, %llu octets kept)",
+			        removed, QUEUE_CORRUPT_MAX, (unsigned long long)QUEUE_CORRUPT_BYTES_MAX);
+	}
+	free(v);
+}
+
 /* Move msg/NAME (and msg/NAME.st for an id) to corrupt/ for a human. */
 static void queue_store_recover_quarantine(const char *data_dir, const char *name, bool with_state)
 {
 	char from[PATH_MAX], to[PATH_MAX];
+	struct stat st;
+	if (queue_store_path(from, data_dir, "msg", name, NULL) == 0 && lstat(from, &st) == 0)
+		queue_corrupt_make_room(data_dir, (uint64_t)st.st_size);
 	if (queue_store_path(from, data_dir, "msg", name, NULL) < 0 ||
 	    queue_store_path(to, data_dir, "corrupt", name, NULL) < 0 || rename(from, to) < 0) {
 		queue_store_recover_log(name, "queue-file=invalid status=not-moved");

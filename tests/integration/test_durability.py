@@ -169,19 +169,33 @@ def small_disk(tmp_path):
         subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
 
 
+def fill(path, free_left):
+    """Take the file system's free space down to about free_left octets."""
+    st = os.statvfs(path)
+    avail = st.f_bavail * st.f_frsize
+    filler = path / "filler"
+    with open(filler, "wb") as f:
+        f.write(b"\0" * max(0, avail - free_left))
+    return filler
+
+
 def test_full_disk_gives_452_and_the_server_recovers(small_disk, make_server, users):
-    """With the data-dir on a 2 MiB filesystem, a 3 MB message (limit 10M) is
-    read to its end and answered 452 4.3.1; the spool space is released and a
-    small message right after is accepted and delivered."""
-    srv = make_server(users=users, data_dir=small_disk / "data", max_message_size="10M")
-    big = b"Subject: too big for the disk\r\n\r\n" + (b"d" * 98 + b"\r\n") * 30000
+    """With the data-dir on a 2 MiB filesystem that fills up while a message
+    comes in, the message is read to its end and answered 452 4.3.1; the
+    spool space is released and, once there is room again, a message is
+    accepted and delivered."""
+    srv = make_server(users=users, data_dir=small_disk / "data", max_message_size="256k")
+    big = b"Subject: too big for the disk\r\n\r\n" + (b"d" * 98 + b"\r\n") * 2000
     with srv.session() as w:
         expect(w.cmd("MAIL FROM:<a@x.test>"), r"^250 2\.1\.0")
         expect(w.cmd("RCPT TO:<bob@example.test>"), r"^250 2\.1\.5")
         expect(w.cmd("DATA"), r"^354")
+        filler = fill(small_disk, 16 * 1024)     # the disk fills up meanwhile
         w.send(big + b".\r\n")
         expect(w.read_reply(), r"^452 4\.3\.1")
         expect(w.cmd("NOOP"), r"^250 2\.0\.0")
+        filler.unlink()
+        time.sleep(1.1)                           # the free-space reading is a second old at most
         expect(w.cmd("MAIL FROM:<a@x.test>"), r"^250 2\.1\.0")
         expect(w.cmd("RCPT TO:<bob@example.test>"), r"^250 2\.1\.5")
         expect(w.cmd("DATA"), r"^354")
@@ -191,3 +205,25 @@ def test_full_disk_gives_452_and_the_server_recovers(small_disk, make_server, us
     assert split_trace(delivered)[3] == b"Subject: small\n\nfits\n"
     srv.wait_queue_empty()
     assert leftover_tmp_files(srv.data_dir) == []
+
+
+def test_mail_refused_under_the_free_space_floor(small_disk, make_server, users):
+    """CONTRACT.md "Free space": MAIL gets 452 4.3.1 while the data-dir's
+    file system has less than 1.5 x max-message-size free, and is accepted
+    again once there is room."""
+    srv = make_server(users=users, data_dir=small_disk / "data", max_message_size="512k")
+    with srv.session() as w:
+        expect(w.cmd("MAIL FROM:<a@x.test>"), r"^250 2\.1\.0")
+        expect(w.cmd("RSET"), r"^250 ")
+        filler = fill(small_disk, 700 * 1024)     # under 768 KiB: the floor
+        time.sleep(1.1)
+        expect(w.cmd("MAIL FROM:<a@x.test>"), r"^452 4\.3\.1 ")
+        filler.unlink()
+        time.sleep(1.1)
+        expect(w.cmd("MAIL FROM:<a@x.test>"), r"^250 2\.1\.0")
+        expect(w.cmd("RCPT TO:<bob@example.test>"), r"^250 2\.1\.5")
+        expect(w.cmd("DATA"), r"^354")
+        w.send(b"Subject: after\r\n\r\nroom again\r\n.\r\n")
+        queued_id(w.read_reply())
+    srv.wait_for_mail(DOMAIN, "bob", 1)
+    assert "under 1.5 x max-message-size" in srv.log()
