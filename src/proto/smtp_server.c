@@ -150,14 +150,6 @@ static enum smtp_reply_id smtp_server_param_reply(enum smtp_param_status st, boo
 
 static void smtp_server_mail(struct smtp_server *s, const struct smtp_cmd *c)
 {
-	if (s->state == SMTP_S_INIT) {
-		smtp_server_refuse(s, SMTP_R_NEED_HELO, NULL, s->cmd_line, s->cmd_len);
-		return;
-	}
-	if (s->state != SMTP_S_READY) {
-		smtp_server_refuse(s, SMTP_R_NESTED_MAIL, NULL, s->cmd_line, s->cmd_len);
-		return;
-	}
 	if (s->cfg.auth_required && !s->authenticated) {
 		smtp_server_refuse(s, SMTP_R_NEED_AUTH, NULL, s->cmd_line, s->cmd_len);
 		return;
@@ -200,14 +192,6 @@ static void smtp_server_addr_prefix(const struct smtp_addr *a, char *out, size_t
 
 static void smtp_server_rcpt(struct smtp_server *s, const struct smtp_cmd *c)
 {
-	if (s->state == SMTP_S_INIT) {
-		smtp_server_refuse(s, SMTP_R_NEED_HELO, NULL, s->cmd_line, s->cmd_len);
-		return;
-	}
-	if (s->state == SMTP_S_READY) {
-		smtp_server_refuse(s, SMTP_R_NEED_MAIL, NULL, s->cmd_line, s->cmd_len);
-		return;
-	}
 	if (s->bdat_used) {
 		smtp_server_refuse(s, SMTP_R_BDAT_MIXED, NULL, s->cmd_line, s->cmd_len);
 		return;
@@ -261,20 +245,12 @@ static enum smtp_reply_id smtp_server_begin_content(struct smtp_server *s, enum 
 
 static void smtp_server_data(struct smtp_server *s, const struct smtp_cmd *c)
 {
-	if (c->has_arg) {
-		smtp_server_refuse(s, SMTP_R_SYNTAX, NULL, "DATA", 4);
-		return;
-	}
+	(void)c;
 	if (s->bdat_used) {
 		smtp_server_refuse(s, SMTP_R_BDAT_MIXED, NULL, "DATA", 4);
 		return;
 	}
-	enum smtp_reply_id r = smtp_server_can_send_content(s);
-	if (r != SMTP_R_OK) {
-		smtp_server_refuse(s, r, NULL, "DATA", 4);
-		return;
-	}
-	r = smtp_server_begin_content(s, SMTP_DATA_DOT);
+	enum smtp_reply_id r = smtp_server_begin_content(s, SMTP_DATA_DOT);
 	if (r != SMTP_R_OK) {
 		smtp_server_refuse(s, r, NULL, "DATA", 4);
 		return;
@@ -314,10 +290,7 @@ static void smtp_server_bdat(struct smtp_server *s, const struct smtp_cmd *c)
 
 static void smtp_server_starttls(struct smtp_server *s, const struct smtp_cmd *c)
 {
-	if (c->has_arg) {
-		smtp_server_refuse(s, SMTP_R_SYNTAX, NULL, "STARTTLS", 8);
-		return;
-	}
+	(void)c;
 	if (s->cfg.tls_active) {
 		smtp_server_refuse(s, SMTP_R_TLS_ALREADY, NULL, "STARTTLS", 8);
 		return;
@@ -381,6 +354,100 @@ void smtp_server_tls_done(struct smtp_server *s, bool auth_available)
 	s->state = SMTP_S_INIT;
 }
 
+static void smtp_server_helo(struct smtp_server *s, const struct smtp_cmd *c)
+{
+	smtp_server_ehlo(s, c, false);
+}
+
+static void smtp_server_ehlo_cmd(struct smtp_server *s, const struct smtp_cmd *c)
+{
+	smtp_server_ehlo(s, c, true);
+}
+
+static void smtp_server_rset(struct smtp_server *s, const struct smtp_cmd *c)
+{
+	(void)c;
+	smtp_server_reset_txn(s);
+	smtp_server_reply(s, SMTP_R_OK, NULL);
+}
+
+static void smtp_server_noop(struct smtp_server *s, const struct smtp_cmd *c)
+{
+	(void)c; /* RFC 5321 4.1.1.9: a parameter may be given and is ignored */
+	smtp_server_reply(s, SMTP_R_OK, NULL);
+}
+
+static void smtp_server_quit(struct smtp_server *s, const struct smtp_cmd *c)
+{
+	(void)c;
+	smtp_server_reply(s, SMTP_R_BYE, NULL);
+	smtp_server_reset_txn(s);
+	s->state = SMTP_S_CLOSED;
+}
+
+static void smtp_server_vrfy(struct smtp_server *s, const struct smtp_cmd *c)
+{
+	/* RFC 5321 3.5.3: 252, so that VRFY cannot probe for users. */
+	if (!c->has_arg)
+		smtp_server_refuse(s, SMTP_R_SYNTAX, NULL, s->cmd_line, s->cmd_len);
+	else
+		smtp_server_reply(s, SMTP_R_VRFY, NULL);
+}
+
+static void smtp_server_expn(struct smtp_server *s, const struct smtp_cmd *c)
+{
+	(void)c; /* RFC 5321 3.5.3 lets a server refuse it: no list can be probed */
+	smtp_server_refuse(s, SMTP_R_NOT_IMPL, NULL, s->cmd_line, s->cmd_len);
+}
+
+static void smtp_server_help(struct smtp_server *s, const struct smtp_cmd *c)
+{
+	(void)c;
+	smtp_server_reply(s, SMTP_R_HELP, NULL);
+}
+
+/*
+ * The command table, in the manner of the POP3 engine and OpenSMTPD's:
+ * for each verb the states it is allowed in and the answer in the others
+ * (RFC 5321 4.1.4's order of commands), whether it takes no argument, and
+ * what runs it. Checks that depend on more than the state (AUTH needs TLS
+ * or loopback, STARTTLS only once, BDAT reads its chunk even when
+ * refused) stay in the verb's function, which is then allowed everywhere.
+ */
+#define SMTP_V_INIT  (1u << SMTP_S_INIT)
+#define SMTP_V_READY (1u << SMTP_S_READY)
+#define SMTP_V_MAIL  (1u << SMTP_S_MAIL)
+#define SMTP_V_RCPT  (1u << SMTP_S_RCPT)
+#define SMTP_V_ANY   (SMTP_V_INIT | SMTP_V_READY | SMTP_V_MAIL | SMTP_V_RCPT)
+#define SMTP_V_NOARG (1u << 16) /* with an argument: 501 5.5.4 */
+
+struct smtp_server_verb {
+	enum smtp_verb verb;
+	const char *name;          /* for the log when the command is refused */
+	unsigned flags;            /* SMTP_V_* states it is allowed in, and SMTP_V_NOARG */
+	enum smtp_reply_id refused[SMTP_S_RCPT + 1]; /* in INIT, READY, MAIL, RCPT when not allowed */
+	void (*run)(struct smtp_server *s, const struct smtp_cmd *c);
+};
+
+static const struct smtp_server_verb smtp_server_verbs[] = {
+	{SMTP_VERB_EHLO, "EHLO", SMTP_V_ANY, {0}, smtp_server_ehlo_cmd},
+	{SMTP_VERB_HELO, "HELO", SMTP_V_ANY, {0}, smtp_server_helo},
+	{SMTP_VERB_MAIL, "MAIL", SMTP_V_READY,
+	 {SMTP_R_NEED_HELO, 0, SMTP_R_NESTED_MAIL, SMTP_R_NESTED_MAIL}, smtp_server_mail},
+	{SMTP_VERB_RCPT, "RCPT", SMTP_V_MAIL | SMTP_V_RCPT, {SMTP_R_NEED_HELO, SMTP_R_NEED_MAIL, 0, 0}, smtp_server_rcpt},
+	{SMTP_VERB_DATA, "DATA", SMTP_V_RCPT | SMTP_V_NOARG,
+	 {SMTP_R_NEED_HELO, SMTP_R_NEED_MAIL, SMTP_R_NO_VALID_RCPT, 0}, smtp_server_data},
+	{SMTP_VERB_BDAT, "BDAT", SMTP_V_ANY, {0}, smtp_server_bdat},
+	{SMTP_VERB_RSET, "RSET", SMTP_V_ANY | SMTP_V_NOARG, {0}, smtp_server_rset},
+	{SMTP_VERB_NOOP, "NOOP", SMTP_V_ANY, {0}, smtp_server_noop},
+	{SMTP_VERB_QUIT, "QUIT", SMTP_V_ANY, {0}, smtp_server_quit},
+	{SMTP_VERB_VRFY, "VRFY", SMTP_V_ANY, {0}, smtp_server_vrfy},
+	{SMTP_VERB_EXPN, "EXPN", SMTP_V_ANY, {0}, smtp_server_expn},
+	{SMTP_VERB_HELP, "HELP", SMTP_V_ANY, {0}, smtp_server_help},
+	{SMTP_VERB_STARTTLS, "STARTTLS", SMTP_V_ANY | SMTP_V_NOARG, {0}, smtp_server_starttls},
+	{SMTP_VERB_AUTH, "AUTH", SMTP_V_ANY, {0}, smtp_server_auth},
+};
+
 static void smtp_server_command(struct smtp_server *s, const char *line, size_t len)
 {
 	struct smtp_cmd c;
@@ -390,65 +457,28 @@ static void smtp_server_command(struct smtp_server *s, const char *line, size_t 
 		smtp_server_refuse(s, SMTP_R_BAD_LINE, NULL, line, len);
 		return;
 	}
-	switch (c.verb) {
-	case SMTP_VERB_EHLO:
-		smtp_server_ehlo(s, &c, true);
-		break;
-	case SMTP_VERB_HELO:
-		smtp_server_ehlo(s, &c, false);
-		break;
-	case SMTP_VERB_MAIL:
-		smtp_server_mail(s, &c);
-		break;
-	case SMTP_VERB_RCPT:
-		smtp_server_rcpt(s, &c);
-		break;
-	case SMTP_VERB_DATA:
-		smtp_server_data(s, &c);
-		break;
-	case SMTP_VERB_BDAT:
-		smtp_server_bdat(s, &c);
-		break;
-	case SMTP_VERB_RSET:
-		if (c.has_arg) {
-			smtp_server_refuse(s, SMTP_R_SYNTAX, NULL, line, len);
-			break;
-		}
-		smtp_server_reset_txn(s);
-		smtp_server_reply(s, SMTP_R_OK, NULL);
-		break;
-	case SMTP_VERB_NOOP:
-		smtp_server_reply(s, SMTP_R_OK, NULL);
-		break;
-	case SMTP_VERB_QUIT:
-		smtp_server_reply(s, SMTP_R_BYE, NULL);
-		smtp_server_reset_txn(s);
-		s->state = SMTP_S_CLOSED;
-		break;
-	case SMTP_VERB_VRFY:
-		/* RFC 5321 3.5.3: 252, so that VRFY cannot probe for users. */
-		if (!c.has_arg)
-			smtp_server_refuse(s, SMTP_R_SYNTAX, NULL, line, len);
-		else
-			smtp_server_reply(s, SMTP_R_VRFY, NULL);
-		break;
-	case SMTP_VERB_EXPN:
-		smtp_server_refuse(s, SMTP_R_NOT_IMPL, NULL, line, len);
-		break;
-	case SMTP_VERB_HELP:
-		smtp_server_reply(s, SMTP_R_HELP, NULL);
-		break;
-	case SMTP_VERB_STARTTLS:
-		smtp_server_starttls(s, &c);
-		break;
-	case SMTP_VERB_AUTH:
-		smtp_server_auth(s, &c);
-		break;
-	case SMTP_VERB_UNKNOWN:
-	default:
+	const struct smtp_server_verb *v = NULL;
+	for (size_t i = 0; i < sizeof smtp_server_verbs / sizeof smtp_server_verbs[0]; i++)
+		if (smtp_server_verbs[i].verb == c.verb)
+			v = &smtp_server_verbs[i];
+	if (v == NULL) {
 		smtp_server_refuse(s, SMTP_R_UNKNOWN_CMD, NULL, line, len);
-		break;
+		return;
 	}
+	/* Only the four command states reach here (feed() routes the rest). */
+	if (s->state > SMTP_S_RCPT) {
+		smtp_server_refuse(s, SMTP_R_LOCAL_ERROR, NULL, line, len);
+		return;
+	}
+	if ((v->flags & SMTP_V_NOARG) && c.has_arg) {
+		smtp_server_refuse(s, SMTP_R_SYNTAX, NULL, v->name, strlen(v->name));
+		return;
+	}
+	if (!(v->flags & (1u << s->state))) {
+		smtp_server_refuse(s, v->refused[s->state], NULL, line, len);
+		return;
+	}
+	v->run(s, &c);
 }
 
 /*
