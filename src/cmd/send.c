@@ -43,6 +43,7 @@
 #include "cmd/cmd.h"
 #include "io/client.h"
 #include "io/io.h"
+#include "mta/smtpc.h"
 #include "proto/mail_addrlist.h"
 #include "proto/smtp_addr.h"
 #include "proto/smtp_client.h"
@@ -441,39 +442,27 @@ static void send_trace_cb(void *ctx, char dir, const char *line, size_t len)
 
 static const struct smtp_client_ops send_client_ops = {.trace = send_trace_cb};
 
-static void send_flush(struct send_state *st)
+/* The whole message, at once: tern send holds it in memory. */
+static void send_content_cb(void *arg)
 {
-	struct smtp_client *c = &st->cli;
-	if (c->out.len) {
-		io_conn_write(st->conn, c->out.data, c->out.len);
-		buf_reset(&c->out);
-	}
+	struct send_state *st = arg;
+	smtp_client_content(&st->cli, st->msg, st->msglen, true);
 }
 
-/* Feed what arrived, act on the engine's state, send what it wrote. */
+/* Feed what arrived, act on the engine's state, send what it wrote
+ * (mta/smtpc, shared with the relay). */
 static void send_process(struct send_state *st)
 {
 	struct smtp_client *c = &st->cli;
-	while (!smtp_client_is_closed(c) && !smtp_client_wants_tls(c)) {
-		const char *p;
-		size_t n = io_conn_input(st->conn, &p, 0);
-		if (n == 0)
-			break;
-		size_t k = smtp_client_feed(c, p, n);
-		io_conn_consume(st->conn, k);
-		if (k < n)
-			break;
-	}
-	if (smtp_client_is_ready(c) && !st->txn_started) {
-		st->txn_started = true;
-		smtp_client_send(c, &st->txn);
-	}
-	if (smtp_client_wants_content(c))
-		smtp_client_content(c, st->msg, st->msglen, true);
-	send_flush(st);
-	if (smtp_client_wants_tls(c) && !st->tls_started) {
-		/* The 220 came: whatever else is buffered is discarded by the
-		 * TLS start (plaintext injection, RFC 3207 5). */
+	struct smtpc_step step = {
+		.txn = &st->txn,
+		.txn_started = &st->txn_started,
+		.content = send_content_cb,
+		.arg = st,
+		.write_timeout = SMTP_CLIENT_TIMEOUT_BLOCK,
+	};
+	enum smtpc_next next = smtpc_step(st->conn, c, &step);
+	if (next == SMTPC_TLS && !st->tls_started) {
 		st->tls_started = true;
 		io_conn_set_timeout(st->conn, SEND_TLS_TIMEOUT, SEND_TLS_TIMEOUT);
 		if (io_connect_start_tls(st->conn, st->tls) < 0) {
@@ -486,10 +475,7 @@ static void send_process(struct send_state *st)
 		st->closing = true;
 		if (io_conn_output_len(st->conn) == 0)
 			send_finish(st);
-		return;
 	}
-	unsigned t = smtp_client_timeout(c);
-	io_conn_set_timeout(st->conn, t ? t : SMTP_CLIENT_TIMEOUT_MAIL, SMTP_CLIENT_TIMEOUT_BLOCK);
 }
 
 static void send_connect_next(struct send_state *st);

@@ -92,28 +92,6 @@ static void mailbox_uid(const char *name, char out[POP3_UID_MAX + 1])
 	         (unsigned long long)mailbox_fnv(base, n, 0x9e3779b97f4a7c15ull));
 }
 
-int mailbox_path(const char *data_dir, const char *address, char *out, size_t outlen)
-{
-	const char *at = address ? strrchr(address, '@') : NULL;
-	if (at == NULL || at == address || at[1] == '\0')
-		return -1;
-	char local[256], domain[256];
-	size_t ll = (size_t)(at - address), dl = strlen(at + 1);
-	if (ll >= sizeof local || dl >= sizeof domain)
-		return -1;
-	for (size_t i = 0; i < ll; i++)
-		local[i] = (char)((address[i] >= 'A' && address[i] <= 'Z') ? address[i] + 32 : address[i]);
-	local[ll] = '\0';
-	for (size_t i = 0; i < dl; i++)
-		domain[i] = (char)((at[1 + i] >= 'A' && at[1 + i] <= 'Z') ? at[1 + i] + 32 : at[1 + i]);
-	domain[dl] = '\0';
-	/* The same refusals as the Maildir writer: no path tricks. */
-	if (local[0] == '.' || domain[0] == '.' || strchr(local, '/') || strchr(domain, '/'))
-		return -1;
-	int n = snprintf(out, outlen, "%s/mail/%s/%s", data_dir, domain, local);
-	return n < 0 || (size_t)n >= outlen ? -1 : 0;
-}
-
 /* ---- scan ---- */
 
 struct mailbox_found {

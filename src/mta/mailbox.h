@@ -34,11 +34,6 @@ struct mailbox {
 	unsigned moved;          /* messages moved from new/ to cur/ by the scan */
 };
 
-/* The mailbox directory of a login address ("bob@example.test" ->
- * DATA-DIR/mail/example.test/bob), lower case. -1 when the address
- * cannot name a directory safely (no '@', empty, '/', leading '.'). */
-int mailbox_path(const char *data_dir, const char *address, char *out, size_t outlen);
-
 /* Blocking (worker pool). Read new/ and cur/ of mb->dir, moving new/ to
  * cur/; fill msgs/names/n, sorted by name (oldest first for tern's
  * names). A mailbox that does not exist yet is empty. 0, or -1 with

@@ -31,6 +31,7 @@
 
 #include "base/fsutil.h"
 #include "base/syncgroup.h"
+#include "mta/mailstore.h"
 
 #define MAILDIR_DIR_MODE   0700
 #define MAILDIR_FILE_MODE  0600
@@ -39,16 +40,6 @@
 #define MAILDIR_NAME_TRIES 8
 
 static atomic_uint maildir_counter;
-
-/* One path component we create: not empty, no '/', and no leading '.'
- * (which also refuses "." and ".." and keeps Maildir++ folders and
- * hidden files out of reach of an address). */
-static bool maildir_component_ok(const char *s)
-{
-	if (s == NULL || s[0] == '\0' || s[0] == '.')
-		return false;
-	return strchr(s, '/') == NULL;
-}
 
 /* The host part of a Maildir name must not hold '/' (a path) or ':' (the
  * info separator); the usual escapes are \057 and \072. Other odd bytes
@@ -274,22 +265,16 @@ int maildir_deliver_keyed(const char *data_dir, const char *domain, const char *
                           bool thorough, const char *prefix, size_t prefix_len, int content_fd,
                           uint64_t content_len, char *path_out, size_t path_len)
 {
-	if (!maildir_component_ok(domain) || !maildir_component_ok(local) ||
-	    (prefix == NULL && prefix_len > 0)) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (strlen(domain) > NAME_MAX || strlen(local) > NAME_MAX) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
 	char box[PATH_MAX], tmp[PATH_MAX], final[PATH_MAX], name[NAME_MAX + 1],
 	    host[MAILDIR_HOST_MAX + 1];
-	int n = snprintf(box, sizeof box, "%s/mail/%s/%s", data_dir, domain, local);
-	if (n < 0 || (size_t)n >= sizeof box) {
-		errno = ENAMETOOLONG;
+	if ((prefix == NULL && prefix_len > 0) ||
+	    mailstore_box(data_dir, domain, domain ? strlen(domain) : 0, local, local ? strlen(local) : 0, box,
+	                  sizeof box) < 0) {
+		if (prefix == NULL && prefix_len > 0)
+			errno = EINVAL;
 		return -1;
 	}
+	int n;
 	maildir_hostname(host, sizeof host);
 
 	bool made_dirs = false;

@@ -45,6 +45,7 @@
 #include "io/reader.h"
 #include "mta/auth.h"
 #include "mta/mailbox.h"
+#include "mta/mailstore.h"
 #include "mta/server.h"
 #include "mta/service.h"
 #include "proto/pop3_server.h"
@@ -324,7 +325,7 @@ static enum pop3_login_result pop3d_open_mailbox(struct pop3d_session *ps)
 {
 	const struct conf_user *cu = conf_find_user(ps->srv->conf, ps->user);
 	char dir[PATH_MAX];
-	if (cu == NULL || mailbox_path(ps->srv->conf->data_dir, cu->address, dir, sizeof dir) < 0) {
+	if (cu == NULL || mailstore_box_of(ps->srv->conf->data_dir, cu->address, dir, sizeof dir) < 0) {
 		/* Removed by a reload meanwhile, or not a safe directory name. */
 		log_msg("%s error=\"no usable mailbox for this user\"", ps->sid);
 		return POP3_LOGIN_TEMP;

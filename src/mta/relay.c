@@ -29,6 +29,7 @@
 #include "io/reader.h"
 #include "io/tls.h"
 #include "mta/server.h"
+#include "mta/smtpc.h"
 #include "proto/smtp_client.h"
 
 #define RELAY_IDLE_S 10            /* keep an idle connection this long */
@@ -266,57 +267,40 @@ static void relay_push_content(struct relay_conn *rc)
 	}
 }
 
-static void relay_conn_flush(struct relay_conn *rc)
+static void relay_push_content_cb(void *arg)
 {
-	if (rc->cli.out.len) {
-		io_conn_write(rc->io, rc->cli.out.data, rc->cli.out.len);
-		buf_reset(&rc->cli.out);
-	}
+	relay_push_content(arg);
 }
 
 /*
- * Feed input to the client engine and act on its state. Called on every
- * connection event; the only place that moves a connection along.
+ * Move a connection along (mta/smtpc does the engine's part) and act on
+ * what its session became. Called on every connection event; the only
+ * place that moves a connection along.
  */
 static void relay_conn_pump(struct relay_conn *rc)
 {
-	for (;;) {
-		const char *p;
-		size_t n = io_conn_input(rc->io, &p, 0);
-		if (n == 0)
-			break;
-		size_t k = smtp_client_feed(&rc->cli, p, n);
-		io_conn_consume(rc->io, k);
-		if (k < n)
-			break;
-	}
 	struct relay_attempt *a = rc->att;
-	if (smtp_client_wants_tls(&rc->cli) && !io_conn_is_tls(rc->io)) {
-		relay_conn_flush(rc);
-		if (io_conn_start_tls_client(rc->io, rc->r->tls, rc->host) < 0) {
-			smtp_client_abort(&rc->cli, "cannot start TLS");
-		} else {
+	struct smtpc_step step = {
+		.txn = a ? &a->txn : NULL,
+		.txn_started = a ? &a->txn_started : NULL,
+		.content = a ? relay_push_content_cb : NULL,
+		.arg = rc,
+		.write_timeout = 300,
+		.keep_timeouts = rc->idle,
+	};
+	if (smtpc_step(rc->io, &rc->cli, &step) == SMTPC_TLS) {
+		if (io_conn_start_tls_client(rc->io, rc->r->tls, rc->host) == 0) {
 			rc->tls_started = true;
 			return;
 		}
+		smtp_client_abort(&rc->cli, "cannot start TLS");
 	}
-	if (a && smtp_client_is_ready(&rc->cli)) {
-		if (!a->txn_started) {
-			a->txn_started = true;
-			smtp_client_send(&rc->cli, &a->txn);
-		}
-		if (a->txn.done && smtp_client_is_ready(&rc->cli)) {
-			struct relay_attempt *done = a;
-			relay_conn_flush(rc);
-			relay_conn_release(rc);
-			relay_finish(done);
-			return; /* rc may be gone (released and pumped) */
-		}
+	if (a && a->txn.done && smtp_client_is_ready(&rc->cli)) {
+		relay_conn_release(rc);
+		relay_finish(a);
+		return; /* rc may be gone (released and pumped) */
 	}
-	if (a && smtp_client_wants_content(&rc->cli))
-		relay_push_content(rc);
-	relay_conn_flush(rc);
-	if (a && a->txn.done && !smtp_client_is_ready(&rc->cli) && smtp_client_is_closed(&rc->cli)) {
+	if (a && a->txn.done && smtp_client_is_closed(&rc->cli)) {
 		/* the transaction ended and the session with it (e.g. QUIT sent) */
 		relay_conn_detach(rc);
 		relay_finish(a);
@@ -345,11 +329,7 @@ static void relay_conn_pump(struct relay_conn *rc)
 			return;
 		}
 		rc->closing = true;
-		return;
 	}
-	unsigned t = smtp_client_timeout(&rc->cli);
-	if (t && !rc->idle)
-		io_conn_set_timeout(rc->io, t, 300);
 }
 
 static void relay_readable_cb(void *arg)

@@ -484,40 +484,6 @@ invalid:
 	return -1;
 }
 
-/* "END <n>\n" closes the file and accounts for every octet after the
- * envelope (header_len octets). */
-static int queue_drop_trailer(int fd, uint64_t header_len, uint64_t size, uint64_t *content_len)
-{
-	char t[32];
-	if (header_len > size)
-		goto invalid;
-	uint64_t rest = size - header_len;
-	size_t tl = rest < 25 ? (size_t)rest : 25; /* "END " + 20 digits + LF */
-	if (tl < 6)
-		goto invalid;
-	ssize_t r = fsutil_pread_all(fd, t, tl, (off_t)(size - tl));
-	if (r < 0)
-		return -1;
-	if ((size_t)r != tl || t[tl - 1] != '\n')
-		goto invalid;
-	size_t dgt = tl - 1;
-	while (dgt > 0 && t[dgt - 1] >= '0' && t[dgt - 1] <= '9')
-		dgt--;
-	size_t ndig = tl - 1 - dgt;
-	uint64_t n;
-	if (ndig == 0 || dgt < 4 || memcmp(t + dgt - 4, "END ", 4) != 0 ||
-	    !queue_store_parse_u64(t + dgt, ndig, UINT64_MAX, &n))
-		goto invalid;
-	uint64_t tlen = 4 + ndig + 1;
-	if (tlen > rest || n != rest - tlen)
-		goto invalid;
-	*content_len = n;
-	return 0;
-invalid:
-	errno = EINVAL;
-	return -1;
-}
-
 static int queue_drop_parse(struct queue_drop *d, const struct stat *st)
 {
 	struct queue_file_lines l;
@@ -555,7 +521,7 @@ static int queue_drop_parse(struct queue_drop *d, const struct stat *st)
 		errno = EINVAL;
 		goto out;
 	}
-	if (queue_drop_trailer(d->fd, l.off, (uint64_t)st->st_size, &d->content_len) < 0)
+	if (queue_file_read_trailer(d->fd, l.off, (uint64_t)st->st_size, &d->content_len) < 0)
 		goto out;
 	d->content_off = (off_t)l.off;
 	rc = lseek(d->fd, d->content_off, SEEK_SET) < 0 ? -1 : 0;

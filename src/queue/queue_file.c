@@ -586,9 +586,7 @@ invalid:
 	return -1;
 }
 
-/* Check "END <n>\n" at the end of the file and that it accounts for every
- * octet after the header. Sets env->content_len. */
-static int queue_file_trailer(int fd, uint64_t header_len, uint64_t size, struct queue_env *env)
+int queue_file_read_trailer(int fd, uint64_t header_len, uint64_t size, uint64_t *content_len)
 {
 	char t[QUEUE_FILE_TRAILER_MAX];
 	if (header_len > size)
@@ -614,7 +612,7 @@ static int queue_file_trailer(int fd, uint64_t header_len, uint64_t size, struct
 	uint64_t trailer_len = 4 + ndig + 1;
 	if (trailer_len > rest || n != rest - trailer_len)
 		goto invalid;
-	env->content_len = n;
+	*content_len = n;
 	return 0;
 invalid:
 	errno = EINVAL;
@@ -666,7 +664,7 @@ static int queue_file_parse(int fd, const char *id, struct queue_env *env)
 		errno = EINVAL;
 		goto out;
 	}
-	if (queue_file_trailer(fd, l.off, (uint64_t)st.st_size, env) < 0)
+	if (queue_file_read_trailer(fd, l.off, (uint64_t)st.st_size, &env->content_len) < 0)
 		goto out;
 	env->content_off = (off_t)l.off;
 	rc = 0;

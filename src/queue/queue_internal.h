@@ -97,6 +97,12 @@ enum queue_file_line_result queue_file_lines_next(struct queue_file_lines *l);
  * QUEUE_CORRUPT_BYTES_MAX (logged). Best effort: errors are ignored. */
 void queue_corrupt_make_room(const char *data_dir, uint64_t incoming);
 
+/* The trailer "END <n>\n" that closes queue files and drop files alike
+ * (queue_file.c): it must end the file of `size` octets and account for
+ * every octet after the header_len octets of envelope records. Sets
+ * *content_len. 0; -1 with EINVAL (torn or lying) or a read's errno. */
+int queue_file_read_trailer(int fd, uint64_t header_len, uint64_t size, uint64_t *content_len);
+
 /* queue_state.c: apply msg/ID.st to env->rcpts (0, or -1 with errno on a
  * read error; bad records are logged and skipped). */
 int queue_state_apply(struct queue *q, struct queue_env *env);
