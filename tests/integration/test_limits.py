@@ -17,7 +17,8 @@ import time
 
 import pytest
 
-from conftest import DOMAIN, PASSWORD, SMTPWire, TernServer, expect, free_port, poll_until
+from conftest import DOMAIN, PASSWORD, expect, poll_until
+from tls_helpers import socket_in_netns
 
 LONG_HOST = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])   # 253 octets
 assert len(LONG_HOST) == 253
@@ -35,15 +36,19 @@ def logged_cap(srv):
     return int(m.group(1)), int(m.group(2)), int(m.group(3))
 
 
-def greeted(port, timeout=5):
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+def read_line(s):
     data = b""
     while not data.endswith(b"\r\n"):
         c = s.recv(1)
         if not c:
             break
         data += c
-    return s, data
+    return data
+
+
+def greeted(port, timeout=5):
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    return s, read_line(s)
 
 
 def test_session_cap_follows_the_open_file_limit(make_server):
@@ -105,9 +110,7 @@ def test_listener_pauses_without_spinning_and_recovers(make_server):
         resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
         for s in waiting:
             s.settimeout(10)
-            data = b""
-            while not data.endswith(b"\r\n"):
-                data += s.recv(1)
+            data = read_line(s)
             assert data.startswith(b"220 "), data
     finally:
         resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
@@ -253,44 +256,13 @@ def v6net():
 
 def v6_client(cli_ns, source, port):
     """A connected socket from `source` in the client namespace."""
-    import ctypes
-    import ctypes.util
-    result = {}
-
-    def make():
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-            fd = os.open("/run/netns/%s" % cli_ns, os.O_RDONLY)
-            try:
-                if libc.setns(fd, 0x40000000) != 0:
-                    raise OSError(ctypes.get_errno(), "setns")
-            finally:
-                os.close(fd)
-            s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-            s.settimeout(10)
-            # IP_FREEBIND: an address of the local route, not of an interface
-            s.setsockopt(socket.SOL_IP, 15, 1)
-            s.bind((source, 0))
-            s.connect(("2001:db8:5::1", port))
-            result["sock"] = s
-        except BaseException as e:
-            result["error"] = e
-    t = threading.Thread(target=make)
-    t.start()
-    t.join()
-    if "error" in result:
-        raise result["error"]
-    return result["sock"]
-
-
-def read_line(s):
-    data = b""
-    while not data.endswith(b"\r\n"):
-        c = s.recv(1)
-        if not c:
-            break
-        data += c
-    return data
+    s = socket_in_netns(cli_ns, socket.AF_INET6)
+    s.settimeout(10)
+    # IP_FREEBIND: an address of the local route, not of an interface
+    s.setsockopt(socket.SOL_IP, 15, 1)
+    s.bind((source, 0))
+    s.connect(("2001:db8:5::1", port))
+    return s
 
 
 def test_ipv6_clients_are_counted_per_64(tmp_path, v6net):

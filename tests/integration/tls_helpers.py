@@ -189,6 +189,35 @@ def _run(argv):
     return subprocess.run(argv, capture_output=True, text=True, timeout=30)
 
 
+def socket_in_netns(ns, family):
+    """A TCP socket created inside network namespace `ns`. setns(2) with
+    CLONE_NEWNET changes only the calling thread, so a short-lived thread
+    enters the namespace and makes the socket; a socket keeps the namespace
+    it was made in, whichever thread uses it later."""
+    result = {}
+
+    def make():
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            fd = os.open("/run/netns/%s" % ns, os.O_RDONLY)
+            try:
+                if libc.setns(fd, CLONE_NEWNET) != 0:
+                    e = ctypes.get_errno()
+                    raise OSError(e, "setns: %s" % os.strerror(e))
+            finally:
+                os.close(fd)
+            result["sock"] = socket.socket(family, socket.SOCK_STREAM)
+        except BaseException as e:   # handed to the caller's thread
+            result["error"] = e
+
+    t = threading.Thread(target=make)
+    t.start()
+    t.join()
+    if "error" in result:
+        raise result["error"]
+    return result["sock"]
+
+
 class NetnsPair:
     """Two network namespaces made by this test: `server` (192.0.2.1/24) and
     `client` (192.0.2.2/24) joined by a veth pair. Addresses from TEST-NET-1
@@ -240,32 +269,8 @@ class NetnsPair:
         self.cleanup()
 
     def client_socket(self):
-        """A TCP socket created inside the client namespace. setns(2) with
-        CLONE_NEWNET changes only the calling thread, so a short-lived thread
-        enters the namespace and makes the socket; a socket keeps the
-        namespace it was made in, whichever thread uses it later."""
-        result = {}
-
-        def make():
-            try:
-                libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-                fd = os.open("/run/netns/%s" % self.client_ns, os.O_RDONLY)
-                try:
-                    if libc.setns(fd, CLONE_NEWNET) != 0:
-                        e = ctypes.get_errno()
-                        raise OSError(e, "setns: %s" % os.strerror(e))
-                finally:
-                    os.close(fd)
-                result["sock"] = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            except BaseException as e:   # handed to the caller's thread
-                result["error"] = e
-
-        t = threading.Thread(target=make)
-        t.start()
-        t.join()
-        if "error" in result:
-            raise result["error"]
-        return result["sock"]
+        """A TCP socket created inside the client namespace."""
+        return socket_in_netns(self.client_ns, socket.AF_INET)
 
     def client_wire(self, port, server_log=None, timeout=REPLY_TIMEOUT):
         """An SMTPWire from 192.0.2.2 (client namespace) to 192.0.2.1:port."""
