@@ -8,6 +8,7 @@
  * output never holds a bare LF or a line "." before the end, and that
  * the measured size matches the stuffed one.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,16 @@ static const struct pop3_server_ops fuzz_ops = {
 	.starttls = fuzz_starttls,
 };
 
+/* What the engine holds for the client: whole CR LF lines, never more
+ * than the pause and one line. */
+static void fuzz_check_out(const struct pop3_server *eng)
+{
+	if (eng->out.len > POP3_SERVER_OUT_PAUSE + 1024)
+		abort();
+	if (eng->out.len && (eng->out.len < 2 || memcmp(eng->out.data + eng->out.len - 2, "\r\n", 2) != 0))
+		abort();
+}
+
 /* Send the input's tail as the message, as the glue would, and check it. */
 static void fuzz_send(void)
 {
@@ -129,17 +140,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t n = size - pos < step ? size - pos : step;
 		size_t k = pop3_server_feed(&eng, (const char *)data + pos, n);
 		pos += k;
+		fuzz_check_out(&eng);
+		bool paused = eng.out.len >= POP3_SERVER_OUT_PAUSE;
+		buf_reset(&eng.out); /* sent, as the glue would */
 		if (k < n) {
 			if (eng.state == POP3_S_SENDING)
 				fuzz_send();
 			else if (eng.state == POP3_S_TLS && fuzz_pending_tls) {
 				fuzz_pending_tls = 0;
 				pop3_server_tls_done(&eng);
-			} else if (!pop3_server_is_closed(&eng))
+			} else if (eng.state == POP3_S_LISTING) {
+				/* produced as the client reads it, a part at a time */
+				while (pop3_server_produce(&eng)) {
+					fuzz_check_out(&eng);
+					buf_reset(&eng.out);
+				}
+				if (eng.state == POP3_S_LISTING)
+					abort();
+			} else if (!paused && !pop3_server_is_closed(&eng)) {
 				abort();
+			}
 		}
-		if (eng.out.len > 1 << 20)
-			buf_reset(&eng.out);
 	}
 	if (eng.state == POP3_S_SENDING)
 		fuzz_send();

@@ -1,9 +1,13 @@
 /*
  * fuzz_smtp_server — whole dialogues into the SMTP server engine, split
  * into reads at positions taken from the input, with stub operations
- * (commits answered at once). Checks that every read is fully consumed
- * unless the session closed, and that replies are CR LF terminated lines.
+ * (commits answered at once). Replies are taken from `out` after each
+ * feed, as the glue sends them. Checks that a read is consumed unless the
+ * session closed or its replies reached SMTP_SERVER_OUT_PAUSE (and then
+ * that it goes on once they were sent), that `out` never holds more than
+ * the pause and one reply, and that replies are CR LF terminated lines.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,14 +54,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (pos < size) {
 		size_t n = size - pos < step ? size - pos : step;
 		size_t k = smtp_server_feed(&eng, (const char *)data + pos, n);
-		if (k < n && !smtp_server_is_closed(&eng))
+		if (eng.out.len > SMTP_SERVER_OUT_PAUSE + 1024)
 			abort();
+		if (eng.out.len && (eng.out.len < 2 || memcmp(eng.out.data + eng.out.len - 2, "\r\n", 2) != 0))
+			abort();
+		bool paused = eng.out.len >= SMTP_SERVER_OUT_PAUSE;
+		buf_reset(&eng.out); /* sent */
 		if (smtp_server_is_closed(&eng))
 			break;
-		pos += n;
+		if (k < n && !paused)
+			abort();
+		pos += k;
 	}
-	if (eng.out.len && (eng.out.len < 2 || memcmp(eng.out.data + eng.out.len - 2, "\r\n", 2) != 0))
-		abort();
 	smtp_server_free(&eng);
 	return 0;
 }

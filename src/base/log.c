@@ -109,20 +109,50 @@ int log_put_value(struct buf *b, const void *s, size_t n, size_t cap)
 
 const char *log_value(char *out, size_t outlen, const char *s)
 {
-	if (outlen == 0)
+	if (outlen < 3) {
+		if (outlen)
+			out[0] = '\0';
 		return out;
-	struct buf b;
-	buf_init(&b, LOG_VALUE_MAX);
-	size_t n = s ? strlen(s) : 0;
-	/* Fit the cap to the room: every input octet may take four. */
-	size_t cap = outlen > 12 ? (outlen - 12) / 4 : 0;
-	if (cap > LOG_VALUE_CAP)
-		cap = LOG_VALUE_CAP;
-	if (log_put_value(&b, s ? s : "", n, cap) == 0 && b.len < outlen)
-		memcpy(out, b.data, b.len + 1);
-	else
-		snprintf(out, outlen, "\"\"");
-	buf_free(&b);
+	}
+	if (s == NULL)
+		s = "";
+	size_t n = strlen(s);
+	/* The common case, a plain token that fits: copied as it is. */
+	if (n < outlen && log_value_plain((const unsigned char *)s, n)) {
+		memcpy(out, s, n + 1);
+		return out;
+	}
+	/* Quoted, escaped, and cut so that '"', "..." and the NUL still fit. */
+	size_t o = 0;
+	out[o++] = '"';
+	bool cut = false;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		char e[5];
+		size_t m;
+		if (*p == '"' || *p == '\\') {
+			e[0] = '\\';
+			e[1] = (char)*p;
+			m = 2;
+		} else if (*p >= 0x20 && *p < 0x7f) {
+			e[0] = (char)*p;
+			m = 1;
+		} else {
+			snprintf(e, sizeof e, "\\x%02x", *p);
+			m = 4;
+		}
+		if (o + m + 5 > outlen) { /* room for "...", the quote, the NUL */
+			cut = true;
+			break;
+		}
+		memcpy(out + o, e, m);
+		o += m;
+	}
+	if (cut && o + 5 <= outlen) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
 	return out;
 }
 

@@ -42,6 +42,7 @@ struct io_conn {
 	bool out_paused;            /* output over the high-water mark: not fed, not read */
 	bool user_paused;           /* io_conn_pause_read */
 	bool read_stopped;          /* a read timeout disabled reading (libevent does) */
+	bool reading;               /* what io_conn_update_read last asked libevent for */
 	bool finishing;             /* io_conn_finish: closed() once output is gone */
 	const char *finish_why;
 	bool tls;
@@ -83,10 +84,14 @@ static void io_conn_update_read(struct io_conn *c)
 {
 	if (c->dying)
 		return;
-	if (c->user_paused || c->out_paused || c->finishing || c->read_stopped)
-		bufferevent_disable(c->bev, EV_READ);
-	else
+	bool want = !(c->user_paused || c->out_paused || c->finishing || c->read_stopped);
+	if (want == c->reading)
+		return; /* enabling again would re-add the event and its timer */
+	c->reading = want;
+	if (want)
 		bufferevent_enable(c->bev, EV_READ);
+	else
+		bufferevent_disable(c->bev, EV_READ);
 }
 
 size_t io_conn_output_len(struct io_conn *c)
@@ -237,6 +242,7 @@ static void io_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		why = "timeout";
 		if (c->h->idle && !c->finishing && !c->tls_handshaking && !c->connecting) {
 			c->read_stopped = true; /* libevent turned reading off */
+			c->reading = false;
 			c->h->idle(c->arg);
 			io_conn_leave(c);
 			return;
@@ -256,8 +262,12 @@ static void io_conn_setup(struct io_conn *c, struct bufferevent *bev)
 	bufferevent_setcb(bev, io_conn_read_cb, io_conn_write_cb, io_conn_event_cb, c);
 	/* Bound the input a client can make us hold (principle 3). */
 	bufferevent_setwatermark(bev, EV_READ, 0, IO_CONN_IN_MAX);
+	/* Write events fire when the output falls to IO_CONN_OUT_LOW, so that
+	 * a paused session resumes before the kernel's buffer runs dry. */
+	bufferevent_setwatermark(bev, EV_WRITE, IO_CONN_OUT_LOW, 0);
 	io_conn_set_timeout(c, c->read_s, c->write_s);
 	bufferevent_enable(bev, EV_WRITE);
+	c->reading = false; /* a new bufferevent does not read yet */
 	io_conn_update_read(c);
 }
 

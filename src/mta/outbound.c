@@ -51,8 +51,7 @@ static void outbound_record_done(void *arg)
 static void outbound_req_done(void *arg, struct relay_req *req)
 {
 	struct outbound_job *j = arg;
-	if (req->tls[0])
-	{
+	if (req->tls[0]) {
 		char dom[LOG_VALUE_MAX], tls[LOG_VALUE_MAX];
 		log_msg("%s relay domain=%s tls=%s", j->res->env->id, log_value(dom, sizeof dom, req->domain),
 		        log_value(tls, sizeof tls, req->tls));

@@ -109,8 +109,7 @@ static void pop3d_free(struct pop3d_session *ps)
 /* The connection ended (or must): free now unless a job still runs. */
 static void pop3d_end(struct pop3d_session *ps, const char *why)
 {
-	if (!ps->dead)
-	{
+	if (!ps->dead) {
 		char w[LOG_VALUE_MAX];
 		log_msg("%s disconnect from [%s] reason=%s", ps->sid, ps->slot.addr, log_value(w, sizeof w, why));
 	}

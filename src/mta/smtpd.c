@@ -102,8 +102,7 @@ static void smtpd_free(struct smtpd_session *ss)
 /* The connection ended (or must): free now unless a commit still runs. */
 static void smtpd_end(struct smtpd_session *ss, const char *why)
 {
-	if (!ss->dead)
-	{
+	if (!ss->dead) {
 		char w[LOG_VALUE_MAX];
 		log_msg("%s disconnect from [%s] reason=%s", ss->sid, ss->slot.addr, log_value(w, sizeof w, why));
 	}
@@ -290,8 +289,7 @@ static void smtpd_auth_done_cb(void *arg, enum auth_result r)
 		smtpd_free(ss);
 		return;
 	}
-	if (r == AUTH_OK)
-	{
+	if (r == AUTH_OK) {
 		char user[LOG_VALUE_MAX];
 		log_msg("%s auth user=%s client=[%s]", ss->sid, log_value(user, sizeof user, ss->eng.auth_user), ss->slot.addr);
 	}
