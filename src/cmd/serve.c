@@ -294,7 +294,6 @@ int cmd_serve(int argc, char **argv)
 	/* Another server on this data-dir is refused before anything touches the queue. */
 	if (control_start(srv) < 0)
 		return EX_TEMPFAIL;
-	delivery_set_start(time(NULL));
 	srv->services = calloc(c->nlistens ? c->nlistens : 1, sizeof *srv->services);
 	if (srv->services == NULL)
 		fatal("out of memory");

@@ -62,13 +62,6 @@ void delivery_result_free(struct delivery_result *res)
 	res->nremote = 0;
 }
 
-static time_t delivery_started;
-
-void delivery_set_start(time_t t)
-{
-	delivery_started = t;
-}
-
 /* Failures collected during one attempt, bounced together at its end. */
 struct delivery_failures {
 	struct dsn_rcpt r[DELIVERY_REPORT_MAX];
@@ -201,8 +194,11 @@ static int delivery_local(struct delivery_run *run, size_t idx, char *path, size
 		char key[96];
 		snprintf(key, sizeof key, "%lld.Q%s_%zu", (long long)env->arrival, env->id, idx);
 		/* A message from before this process started, or tried before,
-		 * may have landed already and been moved to cur/ by a reader. */
-		bool thorough = env->rcpts[idx].attempts > 0 || env->arrival <= delivery_started;
+		 * may have landed already and been moved to cur/ by a reader.
+		 * (The queue id tells it to the microsecond; the arrival time
+		 * only to the second, which made every message of the first
+		 * second after a start scan cur/.) */
+		bool thorough = env->rcpts[idx].attempts > 0 || queue_id_before_open(run->q, env->id);
 		rc = maildir_deliver_keyed(queue_data_dir(run->q), at + 1, local, key, thorough, prefix.data, prefix.len, fd,
 		                           env->content_len, path, pathlen);
 		int e = errno;

@@ -55,9 +55,6 @@ void delivery_record(const struct conf *conf, struct queue *q, struct delivery_r
                      size_t n);
 /* Frees what res owns but `settled`, which the scheduler takes. */
 void delivery_result_free(struct delivery_result *res);
-/* When this process started: older messages get the thorough duplicate
- * check of maildir_deliver_keyed. */
-void delivery_set_start(time_t t);
 /* The wait before attempt number `attempts` (1-based), from queue-retry. */
 unsigned delivery_backoff(const struct conf *conf, unsigned attempts);
 

@@ -29,6 +29,7 @@
 
 struct queue {
 	char *data_dir;                /* owned */
+	char opened[QUEUE_ID_MAX];     /* an id drawn at queue_open: later ids are this process's */
 	struct syncgroup msg_sync;     /* flushes of queue/msg (queue_commit.c) */
 	pthread_mutex_t state_lock;    /* appends to state logs (queue_state.c) */
 	/* the pool of recycled files (queue_store.c), under pool_mu */

@@ -85,6 +85,12 @@ bool queue_store_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out)
 	return true;
 }
 
+bool queue_id_before_open(const struct queue *q, const char *id)
+{
+	/* The time digits: fixed width, so string order is time order. */
+	return strncmp(id, q->opened, QUEUE_ID_TIME_DIGITS) < 0;
+}
+
 bool queue_id_is_valid(const char *id)
 {
 	size_t n = 0;
@@ -164,6 +170,7 @@ struct queue *queue_open(const char *data_dir)
 		free(q);
 		return NULL;
 	}
+	queue_new_id(q->opened);
 	syncgroup_init(&q->msg_sync);
 	pthread_mutex_init(&q->state_lock, NULL);
 	pthread_mutex_init(&q->pool_mu, NULL);

@@ -73,6 +73,10 @@ const char *queue_data_dir(const struct queue *q);
 
 /* A fresh queue id: time-ordered letters and digits, unique in-process. */
 void queue_new_id(char out[QUEUE_ID_MAX]);
+/* True when id was drawn before this queue object was opened, by this
+ * process or an earlier one: a message a crashed process may have
+ * delivered part of (the delivery then checks more thoroughly). */
+bool queue_id_before_open(const struct queue *q, const char *id);
 /* True when id is 1 to QUEUE_ID_MAX-1 letters and digits: the check that
  * keeps an id given on a command line from naming another file. */
 bool queue_id_is_valid(const char *id);
