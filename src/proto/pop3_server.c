@@ -27,6 +27,7 @@
 #include <strings.h>
 
 #include "base/base64.h"
+#include "proto/sasl_plain.h"
 
 /* The states in which a verb may be used, and whether it carries a
  * password (so that it needs TLS or loopback, RFC 2595 2.2). */
@@ -231,29 +232,16 @@ static void pop3_server_plain(struct pop3_server *s, const char *b64, size_t n)
 		pop3_server_refuse(s, "AUTH PLAIN", 10, "invalid base64");
 		return;
 	}
-	const unsigned char *nul1 = memchr(msg, 0, (size_t)len);
-	const unsigned char *nul2 = nul1 ? memchr(nul1 + 1, 0, (size_t)(msg + len - (nul1 + 1))) : NULL;
-	const unsigned char *authcid = nul1 ? nul1 + 1 : NULL;
-	size_t zlen = nul1 ? (size_t)(nul1 - msg) : 0;
-	size_t ulen = nul2 ? (size_t)(nul2 - authcid) : 0;
-	size_t plen = nul2 ? (size_t)(msg + len - (nul2 + 1)) : 0;
+	struct sasl_plain sp;
+	enum sasl_plain_status st = sasl_plain_split(msg, (size_t)len, POP3_USER_MAX, POP3_PASS_MAX, &sp);
 	s->state = POP3_S_AUTHORIZATION;
-	if (nul2 == NULL || memchr(nul2 + 1, 0, plen) != NULL || ulen == 0 || ulen > POP3_USER_MAX ||
-	    plen > POP3_PASS_MAX) {
+	if (st == SASL_PLAIN_MALFORMED)
 		pop3_server_refuse(s, "AUTH PLAIN", 10, "[AUTH] malformed PLAIN response");
-	} else if (zlen && (zlen != ulen || strncasecmp((const char *)msg, (const char *)authcid, ulen) != 0)) {
-		/* Acting as another user is not offered. */
+	else if (st == SASL_PLAIN_AUTHZID)
 		pop3_server_refuse(s, "AUTH PLAIN", 10, "[AUTH] authorization identity not allowed");
-	} else {
-		char user[POP3_USER_MAX + 1], pass[POP3_PASS_MAX + 1];
-		memcpy(user, authcid, ulen);
-		user[ulen] = '\0';
-		memcpy(pass, nul2 + 1, plen);
-		pass[plen] = '\0';
-		pop3_server_login(s, user, pass);
-		explicit_bzero(pass, sizeof pass);
-		explicit_bzero(user, sizeof user);
-	}
+	else
+		pop3_server_login(s, sp.user, sp.pass);
+	explicit_bzero(&sp, sizeof sp);
 	explicit_bzero(msg, sizeof msg);
 }
 

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "base/base64.h"
+#include "proto/sasl_plain.h"
 #include "proto/smtp_server_int.h"
 
 enum { SMTP_AUTH_PLAIN = 1, SMTP_AUTH_LOGIN = 2 };
@@ -52,24 +53,18 @@ static void smtp_server_auth_submit(struct smtp_server *s, const char *user, siz
 /* RFC 4616: [authzid] NUL authcid NUL passwd. */
 static void smtp_server_auth_plain(struct smtp_server *s, const unsigned char *d, size_t n)
 {
-	const unsigned char *nul1 = memchr(d, '\0', n);
-	const unsigned char *nul2 = nul1 ? memchr(nul1 + 1, '\0', n - (size_t)(nul1 + 1 - d)) : NULL;
-	if (nul1 == NULL || nul2 == NULL) {
-		smtp_server_auth_fail(s, SMTP_R_AUTH_BAD_B64);
-		return;
+	struct sasl_plain sp;
+	enum sasl_plain_status st = sasl_plain_split(d, n, sizeof s->auth_user - 1, SMTP_AUTH_SECRET_MAX, &sp);
+	if (st == SASL_PLAIN_OK)
+		smtp_server_auth_submit(s, sp.user, strlen(sp.user), sp.pass, strlen(sp.pass));
+	else {
+		/* Fewer than two NULs is not PLAIN at all; anything else is
+		 * a refused login. */
+		const unsigned char *nul = memchr(d, '\0', n);
+		bool two = nul && memchr(nul + 1, '\0', n - (size_t)(nul + 1 - d));
+		smtp_server_auth_fail(s, two ? SMTP_R_AUTH_FAILED : SMTP_R_AUTH_BAD_B64);
 	}
-	const char *authz = (const char *)d;
-	size_t authzlen = (size_t)(nul1 - d);
-	const char *user = (const char *)nul1 + 1;
-	size_t ulen = (size_t)(nul2 - nul1 - 1);
-	const char *pass = (const char *)nul2 + 1;
-	size_t plen = n - (size_t)(nul2 + 1 - d);
-	/* Acting for someone else is not offered: authzid empty or the same user. */
-	if (authzlen && (authzlen != ulen || strncasecmp(authz, user, ulen) != 0)) {
-		smtp_server_auth_fail(s, SMTP_R_AUTH_FAILED);
-		return;
-	}
-	smtp_server_auth_submit(s, user, ulen, pass, plen);
+	smtp_server_wipe(&sp, sizeof sp);
 }
 
 /* One client response: the initial response or a continuation line. */
