@@ -5,7 +5,7 @@
 
 static const char base64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static int base64_value(char c)
+int base64_digit(unsigned char c, char c63)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -15,7 +15,7 @@ static int base64_value(char c)
 		return c - '0' + 52;
 	if (c == '+')
 		return 62;
-	if (c == '/')
+	if (c == (unsigned char)c63)
 		return 63;
 	return -1;
 }
@@ -36,7 +36,7 @@ long base64_decode(const char *in, size_t n, unsigned char *out, size_t outmax)
 			}
 			if (pad) /* data after padding */
 				return -1;
-			v[k] = base64_value(in[i + k]);
+			v[k] = base64_digit((unsigned char)in[i + k], '/');
 			if (v[k] < 0)
 				return -1;
 		}

@@ -8,6 +8,9 @@
 
 #include <stddef.h>
 
+/* The value of one base64 digit, or -1. c63 is the digit for 63: '/'
+ * in RFC 4648, ',' in IMAP's modified UTF-7 (RFC 3501 5.1.3). */
+int base64_digit(unsigned char c, char c63);
 /* Decode n chars of in into out (room for outmax octets). Returns the
  * decoded length, or -1 on malformed input or lack of room. */
 long base64_decode(const char *in, size_t n, unsigned char *out, size_t outmax);
