@@ -106,10 +106,11 @@ int mime_tree_section(const struct mime_tree *t, const uint32_t *path, size_t de
 
 /*
  * HEADER.FIELDS and HEADER.FIELDS.NOT (RFC 9051 6.4.5): from a header
- * as stored (hdr[0..n), its blank line included or not), append to out
+ * as stored (hdr[0..n), with its blank line if it has one), append to out
  * the fields whose names are (or, with `not`, are not) among names[0..k)
  * (case-insensitive), each in its original folded form with CR LF line
- * ends, then the blank line CR LF. -1 when out is full.
+ * ends, then the blank line CR LF when hdr has one (RFC 9051 6.4.5: not
+ * for a message without body and blank line). -1 when out is full.
  */
 int mime_header_filter(const char *hdr, size_t n, const char *const *names, size_t k, bool not, struct buf *out);
 
