@@ -86,7 +86,8 @@ static void imap_reader_keep_tail(struct imap_reader *r, const char *p, size_t n
 	}
 	size_t keep = r->tail_len + n > IMAP_READ_TAIL ? IMAP_READ_TAIL - n : r->tail_len;
 	memmove(r->tail, r->tail + r->tail_len - keep, keep);
-	memcpy(r->tail + keep, p, n);
+	if (n)
+		memcpy(r->tail + keep, p, n);
 	r->tail_len = keep + n;
 }
 
