@@ -3,12 +3,12 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
 SHELL   := /bin/bash
-PKGS     = libevent libevent_openssl openssl libcares libcrypt
+PKGS     = libevent libevent_openssl openssl libcares libcrypt zlib
 
-BUILD_DEBS = gcc make pkg-config libevent-dev libc-ares-dev libssl-dev libcrypt-dev openssl
+BUILD_DEBS = gcc make pkg-config libevent-dev libc-ares-dev libssl-dev libcrypt-dev openssl zlib1g-dev
 TEST_DEBS  = libcmocka-dev python3-pytest python3-aiosmtpd dnsmasq-base bind9-dnsutils swaks \
              libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl whois curl fetchmail \
-             postfix
+             postfix isync offlineimap3 getmail6 dovecot-imapd
 FUZZ_DEBS  = clang libclang-rt-14-dev
 
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
@@ -17,7 +17,7 @@ CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 OPT_CFLAGS  = -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 SAN_CFLAGS  = -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-SRC      = $(wildcard src/base/*.c src/proto/*.c src/conf/*.c src/queue/*.c src/io/*.c src/mta/*.c src/cmd/*.c)
+SRC      = $(wildcard src/base/*.c src/proto/*.c src/conf/*.c src/queue/*.c src/store/*.c src/io/*.c src/mta/*.c src/cmd/*.c)
 LIBSRC   = $(filter-out src/main.c,$(SRC))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)

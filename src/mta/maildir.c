@@ -30,58 +30,16 @@
 #include <unistd.h>
 
 #include "base/fsutil.h"
+#include "base/maildir_host.h"
 #include "base/syncgroup.h"
 #include "mta/mailstore.h"
 
 #define MAILDIR_DIR_MODE   0700
 #define MAILDIR_FILE_MODE  0600
 #define MAILDIR_COPY_BUF   65536
-#define MAILDIR_HOST_MAX   64 /* octets of the (escaped) host name kept in a file name */
 #define MAILDIR_NAME_TRIES 8
 
 static atomic_uint maildir_counter;
-
-/* The host part of a Maildir name must not hold '/' (a path) or ':' (the
- * info separator); the usual escapes are \057 and \072. Other odd bytes
- * get the same octal form, so the name stays plain text. */
-static void maildir_hostname_compute(char *out, size_t n)
-{
-	char h[256];
-	if (gethostname(h, sizeof h) < 0 || h[0] == '\0')
-		snprintf(h, sizeof h, "localhost");
-	h[sizeof h - 1] = '\0';
-	size_t j = 0;
-	for (const unsigned char *s = (const unsigned char *)h; *s; s++) {
-		char esc[5];
-		size_t m = 1;
-		if (*s == '/' || *s == ':' || *s == '\\' || *s < 0x21 || *s >= 0x7f) {
-			snprintf(esc, sizeof esc, "\\%03o", *s);
-			m = 4;
-		} else {
-			esc[0] = (char)*s;
-		}
-		if (j + m >= n || j + m > MAILDIR_HOST_MAX)
-			break;
-		memcpy(out + j, esc, m);
-		j += m;
-	}
-	out[j] = '\0';
-}
-
-static char maildir_host_cache[MAILDIR_HOST_MAX + 1];
-static pthread_once_t maildir_host_once = PTHREAD_ONCE_INIT;
-
-static void maildir_host_init(void)
-{
-	maildir_hostname_compute(maildir_host_cache, sizeof maildir_host_cache);
-}
-
-/* The host name part of file names: computed once per process. */
-static void maildir_hostname(char *out, size_t n)
-{
-	pthread_once(&maildir_host_once, maildir_host_init);
-	snprintf(out, n, "%s", maildir_host_cache);
-}
 
 /*
  * Group flush of new/ directories: deliveries into the same Maildir that
@@ -275,7 +233,7 @@ int maildir_deliver_keyed(const char *data_dir, const char *domain, const char *
 		return -1;
 	}
 	int n;
-	maildir_hostname(host, sizeof host);
+	maildir_host(host, sizeof host);
 
 	bool made_dirs = false;
 	int fd = -1;
