@@ -25,12 +25,14 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "io/deflate.h"
 #include "io/io_internal.h"
 
 struct io_conn {
 	struct event_base *base;
 	struct bufferevent *bev;    /* the top of the stack: socket or TLS filter */
 	struct bufferevent *raw;    /* the socket bufferevent when a filter is on top */
+	struct bufferevent *mid;    /* TLS under COMPRESS: the filter between bev and raw */
 	struct event *kick;         /* runs io_conn_kick_cb on the next loop turn */
 	const struct io_conn_handlers *h;
 	void *arg;
@@ -47,15 +49,23 @@ struct io_conn {
 	const char *finish_why;
 	bool tls;
 	bool tls_handshaking;
+	bool compressed;
+	bool stream_failed;         /* the peer's compressed stream did not decode */
 	bool connecting;
 	unsigned read_s, write_s;
 };
+
+/* The bufferevent of the TLS filter (under COMPRESS, the middle one). */
+static struct bufferevent *io_conn_tls_bev(struct io_conn *c)
+{
+	return c->mid ? c->mid : c->bev;
+}
 
 static void io_conn_destroy(struct io_conn *c)
 {
 	event_free(c->kick);
 	if (c->tls) {
-		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+		SSL *ssl = bufferevent_openssl_get_ssl(io_conn_tls_bev(c));
 		if (ssl)
 			SSL_set_shutdown(ssl, SSL_RECEIVED_SHUTDOWN);
 	}
@@ -94,12 +104,21 @@ static void io_conn_update_read(struct io_conn *c)
 		bufferevent_disable(c->bev, EV_READ);
 }
 
-size_t io_conn_output_len(struct io_conn *c)
+/* Output still in the layers under the top one (TLS records,
+ * compressed octets). */
+static size_t io_conn_below_len(struct io_conn *c)
 {
-	size_t n = evbuffer_get_length(bufferevent_get_output(c->bev));
+	size_t n = 0;
+	if (c->mid)
+		n += evbuffer_get_length(bufferevent_get_output(c->mid));
 	if (c->raw)
 		n += evbuffer_get_length(bufferevent_get_output(c->raw));
 	return n;
+}
+
+size_t io_conn_output_len(struct io_conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->bev)) + io_conn_below_len(c);
 }
 
 /*
@@ -173,7 +192,10 @@ static void io_conn_kick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	struct io_conn *c = arg;
 	io_conn_enter(c);
-	if (c->finishing) {
+	if (c->stream_failed && !c->finishing) {
+		c->stream_failed = false;
+		c->h->closed(c->arg, "compressed stream error");
+	} else if (c->finishing) {
 		io_conn_output_moved(c);
 	} else {
 		if (c->out_paused && io_conn_output_len(c) <= IO_CONN_OUT_LOW)
@@ -210,7 +232,7 @@ static void io_conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	(void)bev;
 	struct io_conn *c = arg;
-	if (c->raw && evbuffer_get_length(bufferevent_get_output(c->raw)) > 0)
+	if (io_conn_below_len(c) > 0)
 		return; /* the TLS records are not all sent yet: io_conn_raw_out_cb follows */
 	io_conn_enter(c);
 	io_conn_output_moved(c);
@@ -418,7 +440,8 @@ static void io_conn_raw_out_cb(struct evbuffer *b, const struct evbuffer_cb_info
 	struct io_conn *c = arg;
 	if (info->n_deleted == 0 || c->dying)
 		return;
-	size_t out = evbuffer_get_length(b) + evbuffer_get_length(bufferevent_get_output(c->bev));
+	(void)b;
+	size_t out = io_conn_output_len(c);
 	if (out == 0 || (c->out_paused && out <= IO_CONN_OUT_LOW))
 		io_conn_kick(c);
 }
@@ -460,6 +483,41 @@ int io_conn_start_tls(struct io_conn *c, struct io_tls *tls)
 	return io_conn_stack_tls(c, ssl, BUFFEREVENT_SSL_ACCEPTING);
 }
 
+static void io_conn_stream_failed(void *arg)
+{
+	struct io_conn *c = arg;
+	c->stream_failed = true;
+	io_conn_kick(c);
+}
+
+int io_conn_start_compress(struct io_conn *c)
+{
+	if (c->compressed)
+		return -1;
+	struct io_deflate *d = io_deflate_new(io_conn_stream_failed, c);
+	if (d == NULL)
+		return -1;
+	struct bufferevent *under = c->bev;
+	struct bufferevent *f = bufferevent_filter_new(under, io_deflate_in, io_deflate_out,
+	                                               BEV_OPT_CLOSE_ON_FREE, io_deflate_free, d);
+	if (f == NULL) {
+		io_deflate_free(d);
+		return -1;
+	}
+	c->compressed = true;
+	if (c->raw) {
+		c->mid = under;
+	} else {
+		c->raw = under;
+		evbuffer_add_cb(bufferevent_get_output(c->raw), io_conn_raw_out_cb, c);
+	}
+	/* What the client sent after the command is already compressed and
+	 * waits in the layer below: the filter takes it from there. */
+	io_conn_setup(c, f);
+	bufferevent_trigger(under, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+	return 0;
+}
+
 bool io_conn_is_tls(struct io_conn *c)
 {
 	return c->tls;
@@ -467,13 +525,13 @@ bool io_conn_is_tls(struct io_conn *c)
 
 const char *io_conn_tls_version(struct io_conn *c)
 {
-	SSL *ssl = c->tls ? bufferevent_openssl_get_ssl(c->bev) : NULL;
+	SSL *ssl = c->tls ? bufferevent_openssl_get_ssl(io_conn_tls_bev(c)) : NULL;
 	return ssl ? SSL_get_version(ssl) : "none";
 }
 
 const char *io_conn_tls_cipher(struct io_conn *c)
 {
-	SSL *ssl = c->tls ? bufferevent_openssl_get_ssl(c->bev) : NULL;
+	SSL *ssl = c->tls ? bufferevent_openssl_get_ssl(io_conn_tls_bev(c)) : NULL;
 	return ssl ? SSL_get_cipher_name(ssl) : "none";
 }
 

@@ -94,6 +94,10 @@ void io_conn_pause_read(struct io_conn *c, bool paused);
 /* Start TLS as a server on this connection (STARTTLS or implicit). */
 int io_conn_start_tls(struct io_conn *c, struct io_tls *tls);
 bool io_conn_is_tls(struct io_conn *c);
+/* COMPRESS=DEFLATE (RFC 4978) from the next octet on, in both
+ * directions, over whatever the connection is (plain or TLS). Output
+ * written before the call leaves uncompressed. 0, or -1. */
+int io_conn_start_compress(struct io_conn *c);
 const char *io_conn_tls_version(struct io_conn *c);
 const char *io_conn_tls_cipher(struct io_conn *c);
 /* Outgoing: connect to sa; `connected` or `closed` follows. timeout_s
