@@ -52,13 +52,9 @@
 
 
 struct pop3d_session {
-	struct service *svc;           /* the listener it came in on; svc->sessions lists it */
-	struct server *srv;
+	struct service_session base; /* first: svc->sessions lists it */
 	struct io_conn *conn;          /* owned */
 	struct pop3_server eng;        /* owned */
-	struct server_slot slot;       /* its place in the limits; client address */
-	time_t started;                /* for the session lifetime */
-	char sid[16];                  /* session id for the log */
 	char user[POP3_USER_MAX + 1];  /* the login name as given, then the user's address */
 	bool busy;                     /* a job (auth, scan, expunge) refers to this session */
 	bool dead;                     /* the connection is gone */
@@ -74,7 +70,6 @@ struct pop3d_session {
 	struct pop3_stuff stuff;
 	struct buf chunk;              /* converted output of one read (owned) */
 	uint64_t sent;
-	struct pop3d_session *next, *prev;
 };
 
 /* The maildrop is no longer used: let the next session have it. */
@@ -82,7 +77,7 @@ static void pop3d_release(struct pop3d_session *ps)
 {
 	if (ps->busy || !ps->locked)
 		return;
-	mailbox_unlock(&ps->srv->mailbox_locks, ps->mb.dir);
+	mailbox_unlock(&ps->base.srv->mailbox_locks, ps->mb.dir);
 	ps->locked = false;
 }
 
@@ -95,14 +90,7 @@ static void pop3d_free(struct pop3d_session *ps)
 	mailbox_free(&ps->mb);
 	explicit_bzero(ps->user, sizeof ps->user);
 	io_conn_free(ps->conn);
-	server_session_close(ps->srv, &ps->slot);
-	if (ps->prev)
-		ps->prev->next = ps->next;
-	else
-		ps->svc->sessions = ps->next;
-	if (ps->next)
-		ps->next->prev = ps->prev;
-	ps->svc->nsessions--;
+	service_session_remove(&ps->base);
 	free(ps);
 }
 
@@ -111,7 +99,7 @@ static void pop3d_end(struct pop3d_session *ps, const char *why)
 {
 	if (!ps->dead) {
 		char w[LOG_VALUE_MAX];
-		log_msg("%s disconnect from [%s] reason=%s", ps->sid, ps->slot.addr, log_value(w, sizeof w, why));
+		log_msg("%s disconnect from [%s] reason=%s", ps->base.sid, ps->base.slot.addr, log_value(w, sizeof w, why));
 	}
 	ps->dead = true;
 	io_reader_free(ps->reader);
@@ -160,7 +148,7 @@ static bool pop3d_pump(struct pop3d_session *ps)
 	if (r == 0)
 		return false;
 	if (r < 0) {
-		log_msg("%s error=\"cannot read message: %s\"", ps->sid, strerror(errno));
+		log_msg("%s error=\"cannot read message: %s\"", ps->base.sid, strerror(errno));
 		pop3d_send_end(ps, false);
 		return false;
 	}
@@ -217,8 +205,8 @@ static size_t pop3d_feed_cb(void *arg, const char *p, size_t n)
 	if (ps->dead || ps->closing)
 		return 0;
 	/* The session lifetime (server.h), between commands: no UPDATE. */
-	if (pop3_server_is_idle(&ps->eng) && time(NULL) - ps->started > (time_t)server_session_lifetime(ps->srv)) {
-		log_msg("%s limit=lifetime client=[%s]", ps->sid, ps->slot.addr);
+	if (pop3_server_is_idle(&ps->eng) && time(NULL) - ps->base.started > (time_t)server_session_lifetime(ps->base.srv)) {
+		log_msg("%s limit=lifetime client=[%s]", ps->base.sid, ps->base.slot.addr);
 		pop3_server_abort(&ps->eng, "[SYS/TEMP] session lasted too long");
 		pop3d_flush(ps);
 		return 0;
@@ -248,7 +236,7 @@ static void pop3d_idle_cb(void *arg)
 		pop3d_end(ps, "timeout");
 		return;
 	}
-	log_msg("%s autologout client=[%s]", ps->sid, ps->slot.addr);
+	log_msg("%s autologout client=[%s]", ps->base.sid, ps->base.slot.addr);
 	pop3_server_abort(&ps->eng, "autologout: idle for too long");
 	pop3d_flush(ps);
 }
@@ -261,7 +249,7 @@ static void pop3d_closed_cb(void *arg, const char *why)
 static void pop3d_tls_ready_cb(void *arg)
 {
 	struct pop3d_session *ps = arg;
-	log_msg("%s tls version=%s cipher=%s", ps->sid, io_conn_tls_version(ps->conn), io_conn_tls_cipher(ps->conn));
+	log_msg("%s tls version=%s cipher=%s", ps->base.sid, io_conn_tls_version(ps->conn), io_conn_tls_cipher(ps->conn));
 	if (pop3_server_wants_tls(&ps->eng))
 		pop3_server_tls_done(&ps->eng);
 	else if (!ps->greeted)
@@ -305,14 +293,14 @@ static void pop3d_scan_done(void *arg)
 	pop3d_user_log(ps->user, &u);
 	if (ps->scan_rc < 0) {
 		char dir[LOG_VALUE_MAX];
-		log_msg("%s error=\"cannot read mailbox: %s\" mailbox=%s user=%s", ps->sid, strerror(ps->job_errno),
+		log_msg("%s error=\"cannot read mailbox: %s\" mailbox=%s user=%s", ps->base.sid, strerror(ps->job_errno),
 		        log_value(dir, sizeof dir, ps->mb.dir), u.data ? u.data : "\"\"");
 		pop3d_release(ps);
 		mailbox_free(&ps->mb);
 		pop3_server_login_done(&ps->eng, POP3_LOGIN_TEMP, NULL, 0);
 	} else {
-		log_msg("%s login user=%s client=[%s] tls=%s messages=%zu new=%u", ps->sid, u.data ? u.data : "", ps->slot.addr,
-		        io_conn_is_tls(ps->conn) ? "yes" : "no", ps->mb.n, ps->mb.moved);
+		log_msg("%s login user=%s client=[%s] tls=%s messages=%zu new=%u", ps->base.sid, u.data ? u.data : "",
+		        ps->base.slot.addr, io_conn_is_tls(ps->conn) ? "yes" : "no", ps->mb.n, ps->mb.moved);
 		pop3_server_login_done(&ps->eng, POP3_LOGIN_OK, ps->mb.msgs, ps->mb.n);
 	}
 	buf_free(&u);
@@ -322,16 +310,16 @@ static void pop3d_scan_done(void *arg)
 /* The password was right: lock the user's maildrop and scan it. */
 static enum pop3_login_result pop3d_open_mailbox(struct pop3d_session *ps)
 {
-	const struct conf_user *cu = conf_find_user(ps->srv->conf, ps->user);
+	const struct conf_user *cu = conf_find_user(ps->base.srv->conf, ps->user);
 	char dir[PATH_MAX];
-	if (cu == NULL || mailstore_box_of(ps->srv->conf->data_dir, cu->address, dir, sizeof dir) < 0) {
+	if (cu == NULL || mailstore_box_of(ps->base.srv->conf->data_dir, cu->address, dir, sizeof dir) < 0) {
 		/* Removed by a reload meanwhile, or not a safe directory name. */
-		log_msg("%s error=\"no usable mailbox for this user\"", ps->sid);
+		log_msg("%s error=\"no usable mailbox for this user\"", ps->base.sid);
 		return POP3_LOGIN_TEMP;
 	}
-	if (!mailbox_lock(&ps->srv->mailbox_locks, dir)) {
+	if (!mailbox_lock(&ps->base.srv->mailbox_locks, dir)) {
 		char box[LOG_VALUE_MAX];
-		log_msg("%s refused client=[%s] reply=\"-ERR [IN-USE]\" mailbox=%s", ps->sid, ps->slot.addr,
+		log_msg("%s refused client=[%s] reply=\"-ERR [IN-USE]\" mailbox=%s", ps->base.sid, ps->base.slot.addr,
 		        log_value(box, sizeof box, dir));
 		return POP3_LOGIN_IN_USE;
 	}
@@ -340,12 +328,12 @@ static enum pop3_login_result pop3d_open_mailbox(struct pop3d_session *ps)
 	mailbox_free(&ps->mb);
 	ps->mb.dir = strdup(dir);
 	if (ps->mb.dir == NULL) {
-		mailbox_unlock(&ps->srv->mailbox_locks, dir);
+		mailbox_unlock(&ps->base.srv->mailbox_locks, dir);
 		ps->locked = false;
 		return POP3_LOGIN_TEMP;
 	}
 	ps->busy = true;
-	io_workers_submit(ps->srv->delivery_pool, pop3d_scan_work, pop3d_scan_done, ps);
+	io_workers_submit(ps->base.srv->delivery_pool, pop3d_scan_work, pop3d_scan_done, ps);
 	return POP3_LOGIN_OK;
 }
 
@@ -372,7 +360,7 @@ static void pop3d_op_login(void *ctx, const char *user, const char *pass)
 	struct pop3d_session *ps = ctx;
 	snprintf(ps->user, sizeof ps->user, "%s", user);
 	ps->busy = true;
-	auth_check(ps->srv, &ps->slot, user, pass, pop3d_auth_done, ps);
+	auth_check(ps->base.srv, &ps->base.slot, user, pass, pop3d_auth_done, ps);
 }
 
 /* ---- the other engine operations ---- */
@@ -382,8 +370,9 @@ static int pop3d_op_retrieve(void *ctx, size_t index, long top_lines)
 	struct pop3d_session *ps = ctx;
 	struct io_reader_source src = {.open = mailbox_open_path, .free_arg = free,
 	                               .arg = mailbox_msg_path(&ps->mb, index), .len = IO_READER_TO_EOF};
-	if (src.arg == NULL || (ps->reader = io_reader_new(ps->srv->read_pool, &src, pop3d_reader_ready_cb, ps)) == NULL) {
-		log_msg("%s error=\"cannot read message: %s\"", ps->sid, strerror(errno));
+	if (src.arg == NULL ||
+	    (ps->reader = io_reader_new(ps->base.srv->read_pool, &src, pop3d_reader_ready_cb, ps)) == NULL) {
+		log_msg("%s error=\"cannot read message: %s\"", ps->base.sid, strerror(errno));
 		return -1;
 	}
 	pop3_server_stuff_init(&ps->stuff, top_lines);
@@ -407,9 +396,9 @@ static void pop3d_expunge_done(void *arg)
 	struct pop3d_session *ps = arg;
 	ps->busy = false;
 	if (ps->expunged < 0)
-		log_msg("%s error=\"deleting messages: %s\"", ps->sid, strerror(ps->job_errno));
+		log_msg("%s error=\"deleting messages: %s\"", ps->base.sid, strerror(ps->job_errno));
 	else
-		log_msg("%s update deleted=%ld", ps->sid, ps->expunged);
+		log_msg("%s update deleted=%ld", ps->base.sid, ps->expunged);
 	pop3d_release(ps);
 	if (ps->dead) {
 		pop3d_free(ps);
@@ -425,7 +414,7 @@ static void pop3d_op_update(void *ctx, const struct pop3_msg *msgs, size_t n)
 	(void)msgs; /* the same array as ps->mb.msgs */
 	(void)n;
 	ps->busy = true;
-	io_workers_submit(ps->srv->delivery_pool, pop3d_expunge_work, pop3d_expunge_done, ps);
+	io_workers_submit(ps->base.srv->delivery_pool, pop3d_expunge_work, pop3d_expunge_done, ps);
 }
 
 static void pop3d_op_starttls(void *ctx)
@@ -437,8 +426,8 @@ static void pop3d_op_starttls(void *ctx)
 		io_conn_write(ps->conn, ps->eng.out.data, ps->eng.out.len);
 		buf_reset(&ps->eng.out);
 	}
-	if (ps->srv->tls == NULL || io_conn_start_tls(ps->conn, ps->srv->tls) < 0) {
-		log_msg("%s error=\"cannot start TLS\"", ps->sid);
+	if (ps->base.srv->tls == NULL || io_conn_start_tls(ps->conn, ps->base.srv->tls) < 0) {
+		log_msg("%s error=\"cannot start TLS\"", ps->base.sid);
 		pop3_server_abort(&ps->eng, NULL);
 	}
 }
@@ -450,7 +439,7 @@ static void pop3d_op_refused(void *ctx, const char *cmd, size_t cmdlen, const ch
 	char r[LOG_VALUE_MAX];
 	buf_init(&b, LOG_VALUE_MAX);
 	log_put_value(&b, cmd, cmdlen, 200);
-	log_msg("%s refused client=[%s] reply=%s command=%s", ps->sid, ps->slot.addr, log_value(r, sizeof r, reply),
+	log_msg("%s refused client=[%s] reply=%s command=%s", ps->base.sid, ps->base.slot.addr, log_value(r, sizeof r, reply),
 	        b.data ? b.data : "\"\"");
 	buf_free(&b);
 }
@@ -478,24 +467,10 @@ static void pop3d_start(struct service *svc, int fd, const struct sockaddr *sa, 
 {
 	(void)sa;
 	struct server *srv = svc->srv;
-	struct pop3d_session *ps = calloc(1, sizeof *ps);
-	if (ps == NULL) {
-		struct server_slot copy = *slot;
-		server_session_close(srv, &copy);
-		close(fd);
+	struct pop3d_session *ps = service_session_new(svc, sizeof *ps, fd, slot);
+	if (ps == NULL)
 		return;
-	}
-	ps->svc = svc;
-	ps->srv = srv;
-	ps->slot = *slot;
-	ps->started = time(NULL);
 	buf_init(&ps->chunk, 0);
-	server_session_id(srv, 'P', ps->sid, sizeof ps->sid);
-	ps->next = svc->sessions;
-	if (ps->next)
-		ps->next->prev = ps;
-	svc->sessions = ps;
-	svc->nsessions++;
 	bool implicit_tls = svc->role == ROLE_POP3S;
 	struct pop3_server_config cfg = {
 		.tls_available = srv->tls != NULL && !implicit_tls,
@@ -511,7 +486,7 @@ static void pop3d_start(struct service *svc, int fd, const struct sockaddr *sa, 
 		return;
 	}
 	io_conn_set_timeout(ps->conn, srv->conf->command_timeout, srv->conf->command_timeout);
-	log_msg("%s connect from [%s] role=%s", ps->sid, ps->slot.addr, conf_role_name(svc->role));
+	log_msg("%s connect from [%s] role=%s", ps->base.sid, ps->base.slot.addr, conf_role_name(svc->role));
 	if (implicit_tls) {
 		if (srv->tls == NULL || io_conn_start_tls(ps->conn, srv->tls) < 0)
 			pop3d_end(ps, "tls unavailable");
@@ -524,9 +499,10 @@ static void pop3d_start(struct service *svc, int fd, const struct sockaddr *sa, 
 
 static void pop3d_shutdown(struct service *svc)
 {
-	struct pop3d_session *ps = svc->sessions;
-	while (ps) {
-		struct pop3d_session *next = ps->next;
+	struct service_session *it = svc->sessions;
+	while (it) {
+		struct service_session *next = it->next;
+		struct pop3d_session *ps = (struct pop3d_session *)it;
 		if (!ps->busy && !ps->dead && !ps->closing) {
 			if (pop3_server_is_sending(&ps->eng) || !ps->greeted) {
 				/* A message cut short (the client sees the
@@ -538,7 +514,7 @@ static void pop3d_shutdown(struct service *svc)
 				pop3d_flush(ps);
 			}
 		}
-		ps = next;
+		it = next;
 	}
 }
 

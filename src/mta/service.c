@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "mta/imapd.h"
 #include "mta/pop3d.h"
 #include "mta/smtpd.h"
 
@@ -27,6 +28,10 @@ const struct service_kind *service_kind_of(enum conf_role role)
 		return &pop3d_kind_pop3;
 	case ROLE_POP3S:
 		return &pop3d_kind_pop3s;
+	case ROLE_IMAP:
+		return &imapd_kind_imap;
+	case ROLE_IMAPS:
+		return &imapd_kind_imaps;
 	}
 	return NULL;
 }
@@ -112,4 +117,38 @@ unsigned service_active(const struct server *srv)
 	for (size_t i = 0; i < srv->nservices; i++)
 		n += srv->services[i]->nsessions;
 	return n;
+}
+
+void *service_session_new(struct service *svc, size_t size, int fd, const struct server_slot *slot)
+{
+	struct service_session *ss = calloc(1, size);
+	if (ss == NULL) {
+		struct server_slot copy = *slot;
+		server_session_close(svc->srv, &copy);
+		close(fd);
+		return NULL;
+	}
+	ss->svc = svc;
+	ss->srv = svc->srv;
+	ss->slot = *slot;
+	ss->started = time(NULL);
+	server_session_id(svc->srv, svc->kind->id_prefix, ss->sid, sizeof ss->sid);
+	ss->next = svc->sessions;
+	if (ss->next)
+		ss->next->prev = ss;
+	svc->sessions = ss;
+	svc->nsessions++;
+	return ss;
+}
+
+void service_session_remove(struct service_session *ss)
+{
+	server_session_close(ss->srv, &ss->slot);
+	if (ss->prev)
+		ss->prev->next = ss->next;
+	else
+		ss->svc->sessions = ss->next;
+	if (ss->next)
+		ss->next->prev = ss->prev;
+	ss->svc->nsessions--;
 }

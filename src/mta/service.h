@@ -13,11 +13,25 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "conf/conf.h"
 #include "mta/server.h"
 
 struct service;
+
+/* What every session of every role has: where it came in, its place in
+ * the limits, its id for the log and its link in the service's list.
+ * A role's session struct begins with it (so that the list can be
+ * walked as the role's own sessions). */
+struct service_session {
+	struct service *svc;
+	struct server *srv;
+	struct server_slot slot;      /* its place in the limits; client address */
+	time_t started;               /* for the session lifetime */
+	char sid[16];                 /* session id for the log */
+	struct service_session *next, *prev;
+};
 
 struct service_kind {
 	const char *name;           /* for the log */
@@ -39,7 +53,7 @@ struct service {
 	enum conf_role role;
 	const struct service_kind *kind;
 	struct io_listener *li;
-	void *sessions;             /* the list of the module that serves it */
+	struct service_session *sessions; /* each the head of the serving module's session */
 	unsigned nsessions;
 };
 
@@ -51,6 +65,14 @@ struct service *service_listen(struct server *srv, const struct conf_listen *l, 
 /* Stop accepting (the sessions go on). */
 void service_stop_listening(struct service *svc);
 void service_free(struct service *svc);
+/* A session object of `size` octets (beginning with struct
+ * service_session) for an accepted connection, linked into svc's list
+ * and holding slot; NULL when memory ran out, and then slot is given
+ * back and fd closed. */
+void *service_session_new(struct service *svc, size_t size, int fd, const struct server_slot *slot);
+/* Unlink it and give its slot back (the module frees the object). */
+void service_session_remove(struct service_session *ss);
+
 /* Sessions open in every service. */
 unsigned service_active(const struct server *srv);
 

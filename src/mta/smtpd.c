@@ -44,15 +44,11 @@ struct smtpd_ptr {
 };
 
 struct smtpd_session {
-	struct service *svc;          /* the listener it came in on; svc->sessions lists it */
-	struct server *srv;
+	struct service_session base; /* first: svc->sessions lists it */
 	struct io_conn *conn;
 	struct smtp_server eng;
-	struct server_slot slot;      /* its place in the limits; client address */
-	time_t started;               /* for the session lifetime */
 	time_t data_started;          /* DATA/BDAT content began (0: not in content) */
 	uint64_t data_octets;         /* ...octets of it read so far */
-	char sid[16];                 /* session id for the log */
 	char rdns[256];               /* the client's reverse name, "" unknown */
 	struct smtpd_ptr *ptr;        /* lookup in flight */
 	/* transaction */
@@ -74,7 +70,6 @@ struct smtpd_session {
 	int commit_rc, commit_errno;
 	uint64_t size;
 	unsigned nrcpt_msg;
-	struct smtpd_session *next, *prev;
 };
 
 static void smtpd_free(struct smtpd_session *ss)
@@ -88,14 +83,7 @@ static void smtpd_free(struct smtpd_session *ss)
 	recipient_list_free(&ss->orcpts);
 	smtp_server_free(&ss->eng);
 	io_conn_free(ss->conn);
-	server_session_close(ss->srv, &ss->slot);
-	if (ss->prev)
-		ss->prev->next = ss->next;
-	else
-		ss->svc->sessions = ss->next;
-	if (ss->next)
-		ss->next->prev = ss->prev;
-	ss->svc->nsessions--;
+	service_session_remove(&ss->base);
 	free(ss);
 }
 
@@ -104,7 +92,7 @@ static void smtpd_end(struct smtpd_session *ss, const char *why)
 {
 	if (!ss->dead) {
 		char w[LOG_VALUE_MAX];
-		log_msg("%s disconnect from [%s] reason=%s", ss->sid, ss->slot.addr, log_value(w, sizeof w, why));
+		log_msg("%s disconnect from [%s] reason=%s", ss->base.sid, ss->base.slot.addr, log_value(w, sizeof w, why));
 	}
 	ss->dead = true;
 	if (ss->committing || ss->authing) {
@@ -175,16 +163,16 @@ static void smtpd_close(struct smtpd_session *ss, enum smtp_reply_id id, const c
 static bool smtpd_over_limits(struct smtpd_session *ss)
 {
 	time_t now = time(NULL);
-	if (smtp_server_is_idle(&ss->eng) && now - ss->started > (time_t)server_session_lifetime(ss->srv)) {
-		log_msg("%s limit=lifetime client=[%s] seconds=%lld", ss->sid, ss->slot.addr,
-		        (long long)(now - ss->started));
+	if (smtp_server_is_idle(&ss->eng) && now - ss->base.started > (time_t)server_session_lifetime(ss->base.srv)) {
+		log_msg("%s limit=lifetime client=[%s] seconds=%lld", ss->base.sid, ss->base.slot.addr,
+		        (long long)(now - ss->base.started));
 		smtpd_close(ss, SMTP_R_SESSION_TOO_LONG, "lifetime");
 		return true;
 	}
 	if (ss->data_started && smtp_server_in_content(&ss->eng)) {
-		uint64_t allowed = ss->srv->conf->command_timeout + ss->data_octets / SMTPD_MIN_DATA_RATE;
+		uint64_t allowed = ss->base.srv->conf->command_timeout + ss->data_octets / SMTPD_MIN_DATA_RATE;
 		if ((uint64_t)(now - ss->data_started) > allowed) {
-			log_msg("%s limit=data-rate client=[%s] octets=%llu seconds=%lld", ss->sid, ss->slot.addr,
+			log_msg("%s limit=data-rate client=[%s] octets=%llu seconds=%lld", ss->base.sid, ss->base.slot.addr,
 			        (unsigned long long)ss->data_octets, (long long)(now - ss->data_started));
 			smtpd_close(ss, SMTP_R_DATA_TOO_SLOW, "data-rate");
 			return true;
@@ -221,20 +209,20 @@ static void smtpd_idle_cb(void *arg)
 		io_conn_pause_read(ss->conn, false);
 		return;
 	}
-	log_msg("%s timeout client=[%s]", ss->sid, ss->slot.addr);
+	log_msg("%s timeout client=[%s]", ss->base.sid, ss->base.slot.addr);
 	smtpd_close(ss, SMTP_R_TIMEOUT, "timeout");
 }
 
 /* AUTH is offered under TLS, or on loopback, and only when users exist. */
 static bool smtpd_auth_available(const struct smtpd_session *ss)
 {
-	return ss->srv->conf->nusers > 0 && (ss->slot.loopback || io_conn_is_tls(ss->conn));
+	return ss->base.srv->conf->nusers > 0 && (ss->base.slot.loopback || io_conn_is_tls(ss->conn));
 }
 
 static void smtpd_tls_ready_cb(void *arg)
 {
 	struct smtpd_session *ss = arg;
-	log_msg("%s tls version=%s cipher=%s", ss->sid, io_conn_tls_version(ss->conn), io_conn_tls_cipher(ss->conn));
+	log_msg("%s tls version=%s cipher=%s", ss->base.sid, io_conn_tls_version(ss->conn), io_conn_tls_cipher(ss->conn));
 	bool starttls = smtp_server_wants_tls(&ss->eng);
 	smtp_server_tls_done(&ss->eng, smtpd_auth_available(ss));
 	if (!starttls)
@@ -262,7 +250,7 @@ static bool smtpd_sender_owned(const struct smtpd_session *ss, const struct smtp
 		return false;
 	if (strcasecmp(addr, ss->eng.auth_user) == 0)
 		return true;
-	const struct conf_alias *a = conf_find_alias(ss->srv->conf, addr);
+	const struct conf_alias *a = conf_find_alias(ss->base.srv->conf, addr);
 	for (size_t i = 0; a && i < a->ntargets; i++)
 		if (strcasecmp(a->targets[i], ss->eng.auth_user) == 0)
 			return true;
@@ -274,7 +262,7 @@ static enum smtp_reply_id smtpd_op_mail(void *ctx, const struct smtp_addr *from,
 	struct smtpd_session *ss = ctx;
 	(void)p;
 	/* CONTRACT.md "Free space": no new message while the disk is low. */
-	if (server_storage_low(ss->srv))
+	if (server_storage_low(ss->base.srv))
 		return SMTP_R_STORAGE_LOW;
 	if (ss->eng.authenticated && !smtpd_sender_owned(ss, from))
 		return SMTP_R_SENDER_NOT_OWNED;
@@ -291,7 +279,8 @@ static void smtpd_auth_done_cb(void *arg, enum auth_result r)
 	}
 	if (r == AUTH_OK) {
 		char user[LOG_VALUE_MAX];
-		log_msg("%s auth user=%s client=[%s]", ss->sid, log_value(user, sizeof user, ss->eng.auth_user), ss->slot.addr);
+		log_msg("%s auth user=%s client=[%s]", ss->base.sid, log_value(user, sizeof user, ss->eng.auth_user),
+		        ss->base.slot.addr);
 	}
 	smtp_server_auth_done(&ss->eng, r == AUTH_OK, r == AUTH_THROTTLED ? SMTP_R_AUTH_THROTTLED : SMTP_R_AUTH_FAILED);
 	smtpd_resume(ss);
@@ -301,7 +290,7 @@ static void smtpd_op_auth_check(void *ctx, const char *user, const char *pass)
 {
 	struct smtpd_session *ss = ctx;
 	ss->authing = true;
-	auth_check(ss->srv, &ss->slot, user, pass, smtpd_auth_done_cb, ss);
+	auth_check(ss->base.srv, &ss->base.slot, user, pass, smtpd_auth_done_cb, ss);
 }
 
 /* RFC 6409 8: what a submission server may add to a message lacking it. */
@@ -315,7 +304,7 @@ static void smtpd_op_missing_headers(void *ctx, unsigned have, struct buf *out)
 		buf_printf(out, "Date: %s\n", date);
 	}
 	if (!(have & SMTP_HDR_MESSAGE_ID))
-		buf_printf(out, "Message-ID: <%s.%08x@%s>\n", ss->qid, arc4random(), ss->srv->conf->hostname);
+		buf_printf(out, "Message-ID: <%s.%08x@%s>\n", ss->qid, arc4random(), ss->base.srv->conf->hostname);
 	if (!(have & SMTP_HDR_FROM) && ss->sender[0])
 		buf_printf(out, "From: <%s>\n", ss->sender);
 }
@@ -324,7 +313,7 @@ static enum smtp_reply_id smtpd_op_rcpt(void *ctx, const struct smtp_addr *to)
 {
 	struct smtpd_session *ss = ctx;
 	size_t before = ss->rcpts.n;
-	enum smtp_reply_id r = recipient_resolve(ss->srv->conf, to, ss->eng.authenticated, &ss->rcpts);
+	enum smtp_reply_id r = recipient_resolve(ss->base.srv->conf, to, ss->eng.authenticated, &ss->rcpts);
 	if (r != SMTP_R_RCPT_OK)
 		return r;
 	char orcpt[SMTP_PATH_MAX + 8];
@@ -363,7 +352,7 @@ static enum smtp_reply_id smtpd_op_data_begin(void *ctx)
 		ss->sender[0] = '\0';
 	env.sender = ss->sender;
 	env.helo = ss->eng.helo;
-	env.client = ss->slot.addr;
+	env.client = ss->base.slot.addr;
 	env.auth_user = ss->eng.authenticated ? ss->eng.auth_user : NULL;
 	env.smtputf8 = ss->eng.mail.smtputf8;
 	env.eightbit = ss->eng.mail.body == SMTP_BODY_8BITMIME || ss->eng.mail.body == SMTP_BODY_BINARYMIME;
@@ -377,10 +366,10 @@ static enum smtp_reply_id smtpd_op_data_begin(void *ctx)
 	env.rcpts = rv;
 	env.nrcpts = ss->rcpts.n;
 	/* No I/O here: the queue file is made by the intake's first job. */
-	ss->in = intake_open(ss->srv->queue, ss->srv->commit_pool, &env, smtpd_intake_resume_cb, ss);
+	ss->in = intake_open(ss->base.srv->queue, ss->base.srv->commit_pool, &env, smtpd_intake_resume_cb, ss);
 	free(rv);
 	if (ss->in == NULL) {
-		log_msg("%s error=\"out of memory\"", ss->sid);
+		log_msg("%s error=\"out of memory\"", ss->base.sid);
 		return SMTP_R_LOCAL_ERROR;
 	}
 	memcpy(ss->qid, env.id, sizeof ss->qid);
@@ -390,8 +379,8 @@ static enum smtp_reply_id smtpd_op_data_begin(void *ctx)
 	struct mail_received r = {
 		.helo = ss->eng.helo,
 		.rdns = ss->rdns[0] ? ss->rdns : NULL,
-		.addr = ss->slot.addr,
-		.by = ss->srv->conf->hostname,
+		.addr = ss->base.slot.addr,
+		.by = ss->base.srv->conf->hostname,
 		.with = smtpd_with(ss),
 		.id = ss->qid,
 		.for_rcpt = ss->orcpts.n == 1 ? ss->orcpts.addrs[0] : NULL,
@@ -420,7 +409,7 @@ static int smtpd_op_data_write(void *ctx, const char *p, size_t n)
 		return -1;
 	if (intake_write(ss->in, p, n) < 0) {
 		if (!ss->write_failed)
-			log_msg("%s error=\"queue write failed: %s\"", ss->sid, strerror(errno));
+			log_msg("%s error=\"queue write failed: %s\"", ss->base.sid, strerror(errno));
 		ss->write_failed = true;
 		return -1;
 	}
@@ -436,11 +425,11 @@ static void smtpd_commit_done(void *arg, int rc, int err)
 	if (ss->commit_rc == 0) {
 		char from[LOG_VALUE_MAX];
 		log_msg("%s accepted from=%s size=%llu nrcpt=%u client=[%s] session=%s", ss->qid,
-		        log_addr(from, sizeof from, ss->sender), (unsigned long long)ss->size, ss->nrcpt_msg, ss->slot.addr,
-		        ss->sid);
-		scheduler_add(ss->srv->sched, ss->qid, 0);
+		        log_addr(from, sizeof from, ss->sender), (unsigned long long)ss->size, ss->nrcpt_msg, ss->base.slot.addr,
+		        ss->base.sid);
+		scheduler_add(ss->base.srv->sched, ss->qid, 0);
 	} else {
-		log_msg("%s error=\"commit failed: %s\" session=%s", ss->qid, strerror(ss->commit_errno), ss->sid);
+		log_msg("%s error=\"commit failed: %s\" session=%s", ss->qid, strerror(ss->commit_errno), ss->base.sid);
 	}
 	if (ss->dead) {
 		smtpd_free(ss);
@@ -485,9 +474,9 @@ static void smtpd_op_starttls(void *ctx)
 	struct smtpd_session *ss = ctx;
 	/* The 220 must leave in plaintext before the TLS filter goes on. */
 	smtpd_flush(ss);
-	if (io_conn_start_tls(ss->conn, ss->srv->tls) < 0) {
+	if (io_conn_start_tls(ss->conn, ss->base.srv->tls) < 0) {
 		/* smtpd_feed_cb closes the session once the engine returns. */
-		log_msg("%s error=\"cannot start TLS\"", ss->sid);
+		log_msg("%s error=\"cannot start TLS\"", ss->base.sid);
 		smtp_server_close(&ss->eng, SMTP_R_TLS_UNAVAILABLE);
 	}
 }
@@ -498,7 +487,7 @@ static void smtpd_op_refused(void *ctx, const char *cmd, size_t cmdlen, const st
 	struct buf b;
 	buf_init(&b, LOG_VALUE_MAX);
 	log_put_value(&b, cmd, cmdlen, 200);
-	log_msg("%s refused client=[%s] reply=\"%d %s %s\" command=%s", ss->sid, ss->slot.addr, r->code,
+	log_msg("%s refused client=[%s] reply=\"%d %s %s\" command=%s", ss->base.sid, ss->base.slot.addr, r->code,
 	        r->status ? r->status : "", r->text, b.data ? b.data : "\"\"");
 	buf_free(&b);
 }
@@ -537,7 +526,7 @@ static void smtpd_greet_timer_cb(void *arg)
 		return;
 	ss->greeted = true;
 	if (io_fd_pending(ss->fd) > 0 || io_conn_input_len(ss->conn) > 0) {
-		log_msg("%s refused client=[%s] reason=\"input before greeting\"", ss->sid, ss->slot.addr);
+		log_msg("%s refused client=[%s] reason=\"input before greeting\"", ss->base.sid, ss->base.slot.addr);
 		smtp_server_close(&ss->eng, SMTP_R_EARLY_TALKER);
 		smtpd_flush(ss);
 		return;
@@ -558,23 +547,9 @@ static void smtpd_refusal(enum server_admit why, const char *host, char *out, si
 static void smtpd_start(struct service *svc, int fd, const struct sockaddr *sa, const struct server_slot *slot)
 {
 	struct server *srv = svc->srv;
-	struct smtpd_session *ss = calloc(1, sizeof *ss);
-	if (ss == NULL) {
-		struct server_slot copy = *slot;
-		server_session_close(srv, &copy);
-		close(fd);
+	struct smtpd_session *ss = service_session_new(svc, sizeof *ss, fd, slot);
+	if (ss == NULL)
 		return;
-	}
-	ss->svc = svc;
-	ss->srv = srv;
-	ss->slot = *slot;
-	ss->started = time(NULL);
-	server_session_id(srv, 'S', ss->sid, sizeof ss->sid);
-	ss->next = svc->sessions;
-	if (ss->next)
-		ss->next->prev = ss;
-	svc->sessions = ss;
-	svc->nsessions++;
 	enum conf_role role = svc->role;
 	bool implicit_tls = role == ROLE_SUBMISSIONS;
 	struct smtp_server_config cfg = {
@@ -599,7 +574,7 @@ static void smtpd_start(struct service *svc, int fd, const struct sockaddr *sa, 
 		return;
 	}
 	io_conn_set_timeout(ss->conn, srv->conf->command_timeout, srv->conf->command_timeout);
-	log_msg("%s connect from [%s] role=%s", ss->sid, ss->slot.addr, conf_role_name(role));
+	log_msg("%s connect from [%s] role=%s", ss->base.sid, ss->base.slot.addr, conf_role_name(role));
 	/* The reverse name is for the Received field only: whatever has
 	 * arrived by DATA is used, nothing waits for it. */
 	if (slot->loopback) {
@@ -630,14 +605,15 @@ static void smtpd_start(struct service *svc, int fd, const struct sockaddr *sa, 
 
 static void smtpd_shutdown(struct service *svc)
 {
-	struct smtpd_session *ss = svc->sessions;
-	while (ss) {
-		struct smtpd_session *next = ss->next;
+	struct service_session *it = svc->sessions;
+	while (it) {
+		struct service_session *next = it->next;
+		struct smtpd_session *ss = (struct smtpd_session *)it;
 		if (!ss->committing && !ss->authing && !ss->dead && !ss->closing) {
 			smtp_server_close(&ss->eng, SMTP_R_SHUTDOWN);
 			smtpd_flush(ss);
 		}
-		ss = next;
+		it = next;
 	}
 }
 
