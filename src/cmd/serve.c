@@ -25,6 +25,7 @@
 #include "conf/conf.h"
 #include "io/dns.h"
 #include "io/io.h"
+#include "io/watch.h"
 #include "io/tls.h"
 #include "mta/control.h"
 #include "mta/datadir.h"
@@ -45,6 +46,7 @@
 #define SERVE_DELIVERY_WORKERS 4
 #define SERVE_READ_WORKERS 2
 #define SERVE_AUTH_WORKERS 2
+#define SERVE_IMAP_WORKERS 4
 
 struct serve_state {
 	struct server srv;
@@ -246,7 +248,7 @@ int cmd_serve(int argc, char **argv)
 	srv->conf = c;
 	signal(SIGPIPE, SIG_IGN);
 	if (server_limits_init(srv, SERVE_COMMIT_WORKERS + SERVE_DELIVERY_WORKERS + SERVE_READ_WORKERS +
-	                                SERVE_AUTH_WORKERS) < 0)
+	                                SERVE_AUTH_WORKERS + SERVE_IMAP_WORKERS) < 0)
 		return EX_OSERR;
 
 	srv->queue = queue_open(c->data_dir);
@@ -274,6 +276,11 @@ int cmd_serve(int argc, char **argv)
 	srv->delivery_pool = io_workers_new(srv->loop, SERVE_DELIVERY_WORKERS);
 	srv->read_pool = io_workers_new(srv->loop, SERVE_READ_WORKERS);
 	srv->auth_pool = io_workers_new(srv->loop, SERVE_AUTH_WORKERS);
+	srv->imap_pool = io_workers_new(srv->loop, SERVE_IMAP_WORKERS);
+	srv->watch = io_watch_new(srv->loop);
+	if (srv->watch == NULL)
+		log_msg("inotify unavailable (%s): IMAP IDLE learns of changes at the next command only",
+		        strerror(errno));
 	srv->auth = auth_new(srv);
 	if (srv->auth == NULL)
 		fatal("out of memory");
@@ -341,6 +348,8 @@ int cmd_serve(int argc, char **argv)
 	io_workers_free(srv->commit_pool);
 	io_workers_free(srv->delivery_pool);
 	io_workers_free(srv->read_pool);
+	io_workers_free(srv->imap_pool);
+	io_watch_free(srv->watch);
 	log_msg("stopped");
 	return 0;
 }

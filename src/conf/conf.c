@@ -54,6 +54,8 @@ static const char *const conf_role_names[] = {
 	[ROLE_SUBMISSIONS] = "submissions",
 	[ROLE_POP3] = "pop3",
 	[ROLE_POP3S] = "pop3s",
+	[ROLE_IMAP] = "imap",
+	[ROLE_IMAPS] = "imaps",
 };
 #define CONF_NROLES (sizeof conf_role_names / sizeof conf_role_names[0])
 
@@ -217,7 +219,7 @@ static int conf_kw_listen(struct conf_parser *p, char **argv, int argc)
 	if (why != NULL)
 		return CONF_FAIL(p, "invalid listen address '%s': %s", argv[1], why);
 	if (conf_role_parse(argv[2], &l.role) < 0)
-		return CONF_FAIL(p, "unknown listen role '%s' (smtp, submission, submissions, pop3 or pop3s)",
+		return CONF_FAIL(p, "unknown listen role '%s' (smtp, submission, submissions, pop3, pop3s, imap or imaps)",
 		                 argv[2]);
 	for (size_t i = 0; i < c->nlistens; i++) {
 		if (conf_listens_collide(&c->listens[i], &l))
@@ -529,7 +531,7 @@ static int conf_add_listen(struct conf *c, const char *addr, int port, enum conf
 	return 0;
 }
 
-/* The five roles on their standard ports (or the embedded default's
+/* Every role on its standard port (or the embedded default's
  * loopback ones), in role order. */
 static int conf_add_listens(struct conf *c, const char *addr, const int ports[CONF_NROLES])
 {
@@ -570,7 +572,7 @@ static int conf_finish(struct conf_parser *p, unsigned flags)
 		 * do out of the box: whoever writes a file for a real server
 		 * expects port 25, not the embedded default's loopback ports.
 		 */
-		static const int std_ports[CONF_NROLES] = {25, 587, 465, 110, 995};
+		static const int std_ports[CONF_NROLES] = {25, 587, 465, 110, 995, 143, 993};
 		if (conf_add_listens(c, "0.0.0.0", std_ports) < 0)
 			return conf_oom(p);
 	}
@@ -658,7 +660,7 @@ int conf_load(const char *path, struct conf *c, char *err, size_t errlen)
  * made absolute now, because serve may later chdir. */
 int conf_load_default(struct conf *c, char *err, size_t errlen)
 {
-	static const int ports[CONF_NROLES] = {2525, 2587, 2465, 2110, 2995};
+	static const int ports[CONF_NROLES] = {2525, 2587, 2465, 2110, 2995, 2143, 2993};
 	struct conf_parser p = {.file = "(embedded default)", .err = err, .errlen = errlen};
 	struct conf nc;
 	char cwd[4096];

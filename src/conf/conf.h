@@ -19,6 +19,8 @@ enum conf_role {
 	ROLE_SUBMISSIONS,
 	ROLE_POP3,
 	ROLE_POP3S,
+	ROLE_IMAP,
+	ROLE_IMAPS,
 };
 
 struct conf_listen {

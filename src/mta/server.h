@@ -42,6 +42,7 @@ struct service;
 struct pickup;
 struct control;
 struct mailbox_lock;
+struct io_watch;
 
 struct server_net_count {
 	char net[64];
@@ -72,6 +73,8 @@ struct server {
 	struct io_workers *delivery_pool;  /* Maildir writes, state records, POP3 scans and deletions */
 	struct io_workers *read_pool;      /* file reads for sending: relay content, POP3 RETR */
 	struct io_workers *auth_pool;      /* password hashing (crypt(3) takes 20-90 ms on purpose) */
+	struct io_workers *imap_pool;      /* IMAP commands against the mail store (src/store) */
+	struct io_watch *watch;            /* directory changes for IMAP IDLE (NULL without inotify) */
 	struct io_tls *tls;                /* NULL when no TLS could be set up */
 	struct scheduler *sched;
 	struct relay *relay;               /* outbound SMTP */

@@ -188,9 +188,9 @@ static void test_conf_defaults(void **state)
 	assert_int_equal(c.queue_retry_max, 3600);
 	assert_int_equal(c.queue_lifetime, 5 * 86400);
 	/* no listen lines: every role on its standard port */
-	static const int ports[] = {25, 587, 465, 110, 995};
-	assert_int_equal(c.nlistens, 5);
-	for (size_t i = 0; i < 5; i++) {
+	static const int ports[] = {25, 587, 465, 110, 995, 143, 993};
+	assert_int_equal(c.nlistens, 7);
+	for (size_t i = 0; i < 7; i++) {
 		assert_string_equal(c.listens[i].addr, "0.0.0.0");
 		assert_int_equal(c.listens[i].port, ports[i]);
 		assert_int_equal(c.listens[i].role, (enum conf_role)i);
@@ -216,14 +216,14 @@ static void test_conf_embedded_default(void **state)
 	(void)state;
 	struct conf c;
 	char err[256], cwd[PATH_MAX], want[PATH_MAX + 16];
-	static const int ports[] = {2525, 2587, 2465, 2110, 2995};
+	static const int ports[] = {2525, 2587, 2465, 2110, 2995, 2143, 2993};
 	assert_int_equal(conf_load_default(&c, err, sizeof err), 0);
 	assert_null(c.path);
 	assert_non_null(getcwd(cwd, sizeof cwd));
 	snprintf(want, sizeof want, "%s/tern-data", cwd);
 	assert_string_equal(c.data_dir, want);
-	assert_int_equal(c.nlistens, 5);
-	for (size_t i = 0; i < 5; i++) {
+	assert_int_equal(c.nlistens, 7);
+	for (size_t i = 0; i < 7; i++) {
 		assert_string_equal(c.listens[i].addr, "127.0.0.1");
 		assert_int_equal(c.listens[i].port, ports[i]);
 		assert_int_equal(c.listens[i].role, (enum conf_role)i);
@@ -263,7 +263,7 @@ static void test_conf_errors(void **state)
 		{"listen [::1:25 smtp\n", 1, "missing ']'"},
 		{"listen [1.2.3.4]:25 smtp\n", 1, "brackets are for IPv6"},
 		{"listen [::1]x smtp\n", 1, "unexpected text after ']'"},
-		{"listen 1.2.3.4:25 imap\n", 1, "unknown listen role 'imap'"},
+		{"listen 1.2.3.4:25 imap4\n", 1, "unknown listen role 'imap4'"},
 		{"listen 1.2.3.4:25 smtp\nlisten 1.2.3.4:25 pop3\n", 2, "conflicts with line 1"},
 		{"listen [::1]:25 smtp\nlisten [0::1]:25 smtp\n", 2, "conflicts with line 1"},
 		{"listen 1.2.3.4:25 smtp\n\nlisten 0.0.0.0:25 smtp\n", 3, "conflicts with line 1"},
