@@ -22,7 +22,7 @@ LIBSRC   = $(filter-out src/main.c,$(SRC))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
 
-.PHONY: all deps test-deps run test unit integration install fuzz clean lint
+.PHONY: all deps test-deps run test unit integration install fuzz clean lint imaptest
 
 all: deps build/tern
 
@@ -85,6 +85,14 @@ build/faultshim.so: tests/faults/faultshim.c
 integration: test-deps build/tern-san build/tern build/faultshim.so
 	TERN_BIN=$(CURDIR)/build/tern-san /usr/bin/python3 -m pytest -p no:cacheprovider -q tests/integration; \
 	  rc=$$?; [ $$rc = 5 ] && rc=0; exit $$rc
+
+# Dovecot's imaptest scripted compliance tests against the IMAP server:
+# make imaptest IMAPTEST_SRC=DIR, DIR an imaptest checkout (built there if
+# needed, against Debian's dovecot-dev; see bench/RESULTS.md for the commit).
+imaptest: deps build/tern
+	@[ -n "$(IMAPTEST_SRC)" ] || { echo "usage: make imaptest IMAPTEST_SRC=DIR (a checkout of github.com/dovecot/imaptest)"; exit 2; }
+	$(call need_debs,dovecot-dev autoconf automake libtool openssl)
+	/usr/bin/python3 tests/imaptest/run_imaptest.py --src "$(IMAPTEST_SRC)" --tern build/tern
 
 test: test-deps
 	@$(MAKE) --no-print-directory unit && $(MAKE) --no-print-directory integration

@@ -16,6 +16,8 @@
 
 /* ------------------------------------------------------------- reader */
 
+#define IMAP_READ_KEEP 4096
+
 void imap_reader_init(struct imap_reader *r)
 {
 	memset(r, 0, sizeof *r);
@@ -40,6 +42,8 @@ void imap_reader_reset(struct imap_reader *r)
 void imap_reader_next(struct imap_reader *r)
 {
 	imap_reader_reset(r);
+	/* a 64 KiB command must not leave its buffer to an idle session */
+	buf_trim(&r->cmd, IMAP_READ_KEEP);
 }
 
 /*
@@ -121,6 +125,13 @@ enum imap_read_result imap_reader_feed(struct imap_reader *r, const char *in, si
 		size_t chunk = lf ? (size_t)(lf - (in + i)) + 1 : n - i;
 		if (!r->overflow && buf_append(&r->cmd, in + i, chunk) < 0) {
 			r->overflow = true;
+			/* keep the first octets (the tag) for the answer */
+			size_t h = r->cmd.len < sizeof r->head ? r->cmd.len : sizeof r->head;
+			if (h)
+				memcpy(r->head, r->cmd.data, h);
+			size_t more = sizeof r->head - h < chunk ? sizeof r->head - h : chunk;
+			memcpy(r->head + h, in + i, more);
+			r->head_len = h + more;
 			r->tail_len = 0;
 			imap_reader_keep_tail(r, r->cmd.data, r->cmd.len);
 			buf_reset(&r->cmd);
@@ -313,15 +324,17 @@ static enum imap_parse_status imap_parse_one(struct imap_parser *ps, size_t slot
 		return IMAP_PARSE_OK;
 	}
 	/* An atom; a "[" ... "]" part inside it may hold anything but a line
-	 * end (fetch sections: BODY[HEADER.FIELDS (FROM TO)]<0.100>). */
+	 * end (fetch sections: BODY[HEADER.FIELDS (FROM TO)]<0.100>). A "["
+	 * with no "]" after it on the line is an ordinary ATOM-CHAR (RFC
+	 * 9051 9: only "]" is a resp-special), as in a mailbox name "a[b". */
 	const char *s = p;
 	while (p < ps->end) {
 		if (*p == '[') {
 			const char *close = memchr(p, ']', (size_t)(ps->end - p));
-			if (close == NULL || memchr(p, '\n', (size_t)(close - p)) || memchr(p, '\r', (size_t)(close - p)))
-				return IMAP_PARSE_BAD;
-			p = close + 1;
-			continue;
+			if (close != NULL && !memchr(p, '\n', (size_t)(close - p)) && !memchr(p, '\r', (size_t)(close - p))) {
+				p = close + 1;
+				continue;
+			}
 		}
 		if (!imap_is_atom_char((unsigned char)*p))
 			break;
@@ -448,7 +461,10 @@ bool imap_arg_is_atom(const struct imap_arg *a, const char *word)
 
 bool imap_arg_astring(const struct imap_arg *a, char *out, size_t outlen)
 {
-	if (a->type != IMAP_ARG_ATOM && a->type != IMAP_ARG_STRING && a->type != IMAP_ARG_LITERAL)
+	/* The atom NIL is an astring like any other (RFC 9051 9: astring =
+	 * 1*ASTRING-CHAR / string): LIST "" NIL names "NIL". */
+	if (a->type != IMAP_ARG_ATOM && a->type != IMAP_ARG_NIL && a->type != IMAP_ARG_STRING &&
+	    a->type != IMAP_ARG_LITERAL)
 		return false;
 	if (a->len >= outlen || memchr(a->s, '\0', a->len))
 		return false;

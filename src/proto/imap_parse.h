@@ -51,6 +51,8 @@ struct imap_reader {
 	bool overflow;           /* discarding an over-long command up to its end */
 	char tail[IMAP_READ_TAIL]; /* ...and the end of its current line */
 	size_t tail_len;
+	char head[IMAP_TAG_MAX + 2]; /* the first octets of a command dropped for its length (its tag) */
+	size_t head_len;
 	uint64_t lit_left;       /* octets of the current literal still to read */
 	bool lit_discard;        /* ...and drop (a refused non-synchronizing literal) */
 	/* set with IMAP_READ_LITERAL */

@@ -293,6 +293,19 @@ static bool imap_own_change(const struct imap_server *s, uint32_t uid, uint64_t 
 	return lo < s->nown && s->own[lo].uid == uid && s->own[lo].modseq == modseq;
 }
 
+/* A CONDSTORE-enabling command (RFC 7162 3.1) turns CONDSTORE on; in
+ * the selected state the client learns the folder's HIGHESTMODSEQ then,
+ * as SELECT would have told it (RFC 7162 3.1.2.1), before the
+ * command's own answer, as Dovecot does. */
+void imap_condstore_enable(struct imap_server *s)
+{
+	if (s->condstore)
+		return;
+	s->condstore = true;
+	if (s->state == IMAP_S_SELECTED)
+		imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest", (unsigned long long)s->info.highestmodseq);
+}
+
 /* One untagged FETCH for a flag change (RFC 7162 3.2.4: with UID and
  * MODSEQ when QRESYNC or CONDSTORE is on). */
 static void imap_put_flag_fetch(struct imap_server *s, uint32_t seq, const struct imap_msg *m, bool uid)
@@ -937,8 +950,12 @@ enum imap_exec_result imap_server_exec(struct imap_server *s)
 	enum imap_exec_result r = c->def->exec(s, c);
 	if (r == IMAP_EXEC_MORE && s->state != IMAP_S_LOGOUT)
 		return IMAP_EXEC_MORE;
-	if (s->wait != IMAP_W_EXEC)
-		return IMAP_EXEC_DONE; /* APPEND reading its message, IDLE: the command goes on */
+	if (s->wait != IMAP_W_EXEC) {
+		/* APPEND reading its message, IDLE: the command goes on */
+		if (s->wait == IMAP_W_IDLE && s->box && s->ops->rest)
+			s->ops->rest(s->ctx, s->box);
+		return IMAP_EXEC_DONE;
+	}
 	if (c->done_status) {
 		if (s->state == IMAP_S_SELECTED && !(c->def->flags & IMAP_CMD_NOSYNC))
 			imap_report_updates(s, (c->def->flags & IMAP_CMD_EXPUNGES) || c->uid);
@@ -947,6 +964,8 @@ enum imap_exec_result imap_server_exec(struct imap_server *s)
 		else
 			imap_tagged(s, c->done_status, "%s", c->done_text);
 	}
+	if (s->box && s->ops->rest)
+		s->ops->rest(s->ctx, s->box);
 	imap_cmd_end(s);
 	return IMAP_EXEC_DONE;
 }
@@ -992,6 +1011,9 @@ static void imap_too_long(struct imap_server *s)
 		imap_append_end(s);
 		return;
 	}
+	if (!s->tag[0])
+		imap_take_tag(s, s->rd.head, s->rd.head_len);
+	s->rd.head_len = 0;
 	if (s->tag[0])
 		imap_tagged(s, "NO", "[TOOBIG] Command too long");
 	else

@@ -185,6 +185,10 @@ struct imap_server_ops {
 	 * is the session's view of it until close. */
 	enum imap_store_result (*open)(void *ctx, const char *name, bool readonly, void **box, struct imap_box_info *info);
 	void (*close)(void *ctx, void *box);
+	/* A command that used the box ended (or IDLE began): let go of what
+	 * was kept for it, an open message file, a parsed structure, so that
+	 * an idle session holds nothing but its numbering. May be NULL. */
+	void (*rest)(void *ctx, void *box);
 	/* Bring the view up to date: report expunges through sink when
 	 * allowed (RFC 9051 7.5.1: not during FETCH, STORE or SEARCH), and
 	 * refresh info (exists, uidnext, highestmodseq, keywords). */

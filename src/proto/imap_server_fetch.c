@@ -305,7 +305,7 @@ bool imap_parse_fetch(struct imap_server *s, struct imap_cmd *c)
 		}
 	}
 	if (c->want_modseq)
-		s->condstore = true; /* RFC 7162 3.1: CONDSTORE-enabling */
+		imap_condstore_enable(s); /* RFC 7162 3.1: CONDSTORE-enabling */
 	if (c->vanished) {
 		const struct imap_arg *a = &c->args.top[0];
 		if (a->type != IMAP_ARG_ATOM || !imap_seqset_parse(a->s, a->len, &c->q_known) || c->q_known.saved) {

@@ -131,7 +131,8 @@ struct imap_cmd {
 	struct imap_search search;
 	bool search_ready;
 	struct imap_seqset result;
-	uint64_t result_modseq;
+	uint64_t result_modseq;      /* the highest of all results */
+	uint64_t result_min_modseq, result_max_modseq; /* ...of the MIN and the MAX message */
 	uint32_t result_min, result_max, result_count;
 	uint32_t needle_seq;         /* the message whose needles are known */
 	bool needle_hits[IMAP_SEARCH_NEEDLES];
@@ -177,6 +178,9 @@ void imap_capabilities(struct imap_server *s, struct buf *out);
 /* The command is over: free it, read the next. */
 void imap_cmd_end(struct imap_server *s);
 void imap_note_own_change(struct imap_server *s, uint32_t uid, uint64_t modseq);
+/* A CONDSTORE-enabling command (RFC 7162 3.1) was given: CONDSTORE on,
+ * and "* OK [HIGHESTMODSEQ n]" when a folder is selected. */
+void imap_condstore_enable(struct imap_server *s);
 /* The command's sequence set, resolved against the view (UID sets to
  * sequence numbers) into c->set. false: BAD already answered. */
 bool imap_resolve_set(struct imap_server *s, struct imap_cmd *c, const struct imap_arg *a);

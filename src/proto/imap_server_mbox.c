@@ -404,7 +404,7 @@ bool imap_parse_status(struct imap_server *s, struct imap_cmd *c)
 		return false;
 	}
 	if (c->items & IMAP_STATUS_HIGHESTMODSEQ)
-		s->condstore = true; /* RFC 7162 3.1: a CONDSTORE-enabling command */
+		imap_condstore_enable(s); /* RFC 7162 3.1: a CONDSTORE-enabling command */
 	return true;
 }
 
@@ -709,6 +709,22 @@ static struct imap_list_node *imap_list_nodes(const struct imap_folder *f, size_
 	return v;
 }
 
+/* RECURSIVEMATCH (RFC 5258 3.1, 3.5): has nd a subscribed descendant
+ * that the patterns do not list by itself? Only such a one makes the
+ * parent a result with CHILDINFO; one that is listed speaks for itself
+ * (Dovecot answers so: LIST (SUBSCRIBED RECURSIVEMATCH) "" (a a.b) with
+ * a.b subscribed gives a.b alone). */
+static bool imap_list_hidden_sub_child(const struct imap_cmd *c, const struct imap_list_node *v, size_t k,
+                                       const struct imap_list_node *nd)
+{
+	size_t len = strlen(nd->name);
+	for (size_t j = 0; j < k; j++)
+		if ((v[j].attrs & IMAP_FOLDER_SUBSCRIBED) && strncmp(v[j].name, nd->name, len) == 0 &&
+		    v[j].name[len] == '.' && !imap_list_matches(c, v[j].utf8))
+			return true;
+	return false;
+}
+
 static void imap_list_line(struct imap_server *s, struct imap_cmd *c, const struct imap_list_node *nd, bool childinfo)
 {
 	static const struct {
@@ -785,6 +801,8 @@ enum imap_exec_result imap_exec_list(struct imap_server *s, struct imap_cmd *c)
 			if (c->lsub && !any_pct)
 				continue;
 			if (!c->lsub && !(c->sel_opts & IMAP_LSEL_RECURSIVE))
+				continue;
+			if (!c->lsub && !imap_list_hidden_sub_child(c, v, k, nd))
 				continue;
 			childinfo = !c->lsub;
 			if (c->lsub) {

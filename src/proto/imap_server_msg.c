@@ -52,7 +52,9 @@ static bool imap_add_flag(struct imap_server *s, struct imap_cmd *c, const struc
 		{"\\Answered", IMAP_FLAG_ANSWERED}, {"\\Flagged", IMAP_FLAG_FLAGGED}, {"\\Deleted", IMAP_FLAG_DELETED},
 		{"\\Seen", IMAP_FLAG_SEEN},         {"\\Draft", IMAP_FLAG_DRAFT},
 	};
-	if (a->type != IMAP_ARG_ATOM)
+	/* NIL is an atom and so a keyword (RFC 9051 9: flag-keyword = atom),
+	 * as Dovecot has it: STORE 1 +FLAGS NIL sets the keyword "NIL". */
+	if (a->type != IMAP_ARG_ATOM && a->type != IMAP_ARG_NIL)
 		return false;
 	if (a->len > 0 && a->s[0] == '\\') {
 		for (size_t i = 0; i < sizeof sys / sizeof *sys; i++)
@@ -122,7 +124,7 @@ bool imap_parse_store(struct imap_server *s, struct imap_cmd *c)
 		/* 0 is a real condition: only messages never changed (none). */
 		c->unchangedsince = v;
 		c->want_modseq = true;
-		s->condstore = true;
+		imap_condstore_enable(s); /* RFC 7162 3.1: a CONDSTORE-enabling command */
 		i = 2;
 	}
 	if (n < i + 2 || a[i].type != IMAP_ARG_ATOM) {
@@ -431,7 +433,7 @@ bool imap_parse_search(struct imap_server *s, struct imap_cmd *c)
 		return false;
 	}
 	if (c->search.uses_modseq)
-		s->condstore = true;
+		imap_condstore_enable(s); /* RFC 7162 3.1: a CONDSTORE-enabling command */
 	return true;
 }
 
@@ -498,8 +500,21 @@ static void imap_search_answer(struct imap_server *s, struct imap_cmd *c)
 		buf_puts(&s->out, " ALL ");
 		imap_seqset_format(&c->result, &s->out);
 	}
-	if (p->uses_modseq && c->result_count)
-		buf_printf(&s->out, " MODSEQ %llu", (unsigned long long)c->result_modseq);
+	if (p->uses_modseq && c->result_count) {
+		/* RFC 7162 3.1.5: with MIN and/or MAX alone, the highest
+		 * mod-sequence of the messages returned; with ALL or COUNT,
+		 * of every message found. */
+		uint64_t ms = c->result_modseq;
+		if (!(ret & (IMAP_SEARCH_RET_ALL | IMAP_SEARCH_RET_COUNT)) &&
+		    (ret & (IMAP_SEARCH_RET_MIN | IMAP_SEARCH_RET_MAX))) {
+			ms = 0;
+			if (ret & IMAP_SEARCH_RET_MIN)
+				ms = c->result_min_modseq;
+			if ((ret & IMAP_SEARCH_RET_MAX) && c->result_max_modseq > ms)
+				ms = c->result_max_modseq;
+		}
+		buf_printf(&s->out, " MODSEQ %llu", (unsigned long long)ms);
+	}
 	buf_puts(&s->out, "\r\n");
 }
 
@@ -539,10 +554,14 @@ enum imap_exec_result imap_exec_search(struct imap_server *s, struct imap_cmd *c
 			continue;
 		uint32_t v = c->uid ? m.uid : seq;
 		imap_seqset_add(&c->result, v, v);
-		if (c->result_count == 0 || v < c->result_min)
+		if (c->result_count == 0 || v < c->result_min) {
 			c->result_min = v;
-		if (v > c->result_max)
+			c->result_min_modseq = m.modseq;
+		}
+		if (v > c->result_max) {
 			c->result_max = v;
+			c->result_max_modseq = m.modseq;
+		}
 		c->result_count++;
 		if (m.modseq > c->result_modseq)
 			c->result_modseq = m.modseq;

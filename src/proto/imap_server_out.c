@@ -125,7 +125,7 @@ int imap_mailbox_convert(struct imap_server *s, const struct imap_arg *a, char *
 {
 	char raw[IMAP_NAME_MAX * 4 + 1];
 	if (!imap_arg_astring(a, raw, sizeof raw))
-		return a->type == IMAP_ARG_ATOM || a->type == IMAP_ARG_STRING || a->type == IMAP_ARG_LITERAL ? -2 : -1;
+		return a->type == IMAP_ARG_LIST ? -1 : -2; /* a list is no name; an astring too long or with NUL */
 	size_t n = strlen(raw);
 	if (strcasecmp(raw, "INBOX") == 0) {
 		snprintf(out, outlen, "INBOX");

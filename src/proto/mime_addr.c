@@ -27,6 +27,7 @@ struct mime_addr {
 	bool has_name, has_route, has_mailbox, has_domain;
 	const char *fill_domain; /* a fixed host written instead (SYNTAX_ERROR) */
 	const char *fill_route;  /* INVALID_ROUTE */
+	bool text;               /* write "name <mailbox@domain>" for SEARCH, not the IMAP form */
 };
 
 static void mime_addr_clear(struct mime_addr *a)
@@ -46,9 +47,34 @@ static int mime_addr_nstr(struct buf *out, bool has, const struct buf *b)
 	return mime_imap_string(out, b->data ? b->data : "", b->len);
 }
 
+/* The text SEARCH FROM/TO/CC/BCC match against (as Dovecot does): the
+ * address without its comments and folding, "name <mailbox@domain>". */
+static int mime_addr_emit_text(struct buf *out, const struct mime_addr *a, size_t *count)
+{
+	int rc = 0;
+	if (out->len > 0)
+		rc |= buf_puts(out, ", ");
+	if (a->has_name && a->name.len > 0) {
+		rc |= buf_append(out, a->name.data, a->name.len);
+		rc |= buf_putc(out, ' ');
+	}
+	rc |= buf_putc(out, '<');
+	if (a->has_mailbox && a->mailbox.len)
+		rc |= buf_append(out, a->mailbox.data, a->mailbox.len);
+	if (a->has_domain && a->domain.len) {
+		rc |= buf_putc(out, '@');
+		rc |= buf_append(out, a->domain.data, a->domain.len);
+	}
+	rc |= buf_putc(out, '>');
+	(*count)++;
+	return rc < 0 ? -1 : 0;
+}
+
 /* Write the address, with the fill-ins of a broken one. */
 static int mime_addr_emit(struct buf *out, const struct mime_addr *a, size_t *count)
 {
+	if (a->text)
+		return mime_addr_emit_text(out, a, count);
 	int rc = buf_putc(out, '(');
 	if (a->has_name && a->name.len > 0)
 		rc |= mime_imap_human(out, a->name.data, a->name.len);
@@ -77,9 +103,14 @@ static int mime_addr_emit(struct buf *out, const struct mime_addr *a, size_t *co
 }
 
 /* A group's start or end (RFC 9051 7.5.2). */
-static int mime_addr_group(struct buf *out, const struct buf *name, size_t *count)
+static int mime_addr_group(struct buf *out, const struct buf *name, size_t *count, bool text)
 {
 	int rc;
+	if (text) {
+		if (name && name->len)
+			return buf_append(out, name->data, name->len) < 0 || buf_puts(out, ": ") < 0 ? -1 : 0;
+		return buf_puts(out, ";") < 0 ? -1 : 0;
+	}
 	if (name) {
 		rc = buf_puts(out, "(NIL NIL ");
 		rc |= mime_imap_string(out, name->data ? name->data : "", name->len);
@@ -312,9 +343,10 @@ static int mime_addr_mailbox(const char *s, size_t n, size_t *i, struct mime_add
 	return mime_addr_emit(out, a, count);
 }
 
-int mime_addr_list(const char *s, size_t n, struct buf *out, size_t *count)
+static int mime_addr_list_as(const char *s, size_t n, struct buf *out, size_t *count, bool text)
 {
 	struct mime_addr a;
+	a.text = text;
 	struct buf group;
 	buf_init(&a.name, 0);
 	buf_init(&a.route, 0);
@@ -338,7 +370,7 @@ int mime_addr_list(const char *s, size_t n, struct buf *out, size_t *count)
 			break;
 		if (i < n && s[i] == ':' && words > 0) {
 			i++;
-			if ((rc = mime_addr_group(out, &group, count)) < 0)
+			if ((rc = mime_addr_group(out, &group, count, a.text)) < 0)
 				break;
 			for (;;) {
 				mime_field_skip_cfws(s, n, &i, NULL);
@@ -355,7 +387,7 @@ int mime_addr_list(const char *s, size_t n, struct buf *out, size_t *count)
 				if (i == at || (i < n && s[i] != ',' && s[i] != ';'))
 					i = n; /* garbage: the list ends */
 			}
-			if (rc == 0 && (rc = mime_addr_group(out, NULL, count)) < 0)
+			if (rc == 0 && (rc = mime_addr_group(out, NULL, count, a.text)) < 0)
 				break;
 			if (i < n && s[i] == ';')
 				i++;
@@ -376,4 +408,15 @@ int mime_addr_list(const char *s, size_t n, struct buf *out, size_t *count)
 	buf_free(&a.domain);
 	buf_free(&group);
 	return rc < 0 ? -1 : 0;
+}
+
+int mime_addr_list(const char *s, size_t n, struct buf *out, size_t *count)
+{
+	return mime_addr_list_as(s, n, out, count, false);
+}
+
+int mime_addr_text(const char *s, size_t n, struct buf *out)
+{
+	size_t count = 0;
+	return mime_addr_list_as(s, n, out, &count, true);
 }

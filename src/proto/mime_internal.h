@@ -193,6 +193,9 @@ bool mime_field_is_atext(unsigned char c);
  * a part is missing, as Dovecot does. 0, or -1 on ENOMEM.
  */
 int mime_addr_list(const char *s, size_t n, struct buf *out, size_t *count);
+/* The same list as plain text, "name <mailbox@domain>, ...", with
+ * comments and folding gone: what SEARCH FROM and the like match. */
+int mime_addr_text(const char *s, size_t n, struct buf *out);
 
 /* ---- mime_imap.c: IMAP strings and the FETCH structures ---- */
 

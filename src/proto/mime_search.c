@@ -148,6 +148,33 @@ static bool mime_search_wants_body(const struct mime_search_needle *d, const voi
 	return d->where == MIME_NEEDLE_TEXT || d->where == MIME_NEEDLE_BODY;
 }
 
+/* The fields SEARCH FROM, TO, CC and BCC look at (RFC 9051 6.4.4), and
+ * their relatives: matched also as addresses, without comments and
+ * folding ("a (x) @ (y) b.org" is a@b.org), as Dovecot does. */
+static bool mime_search_is_address_field(const struct mime_field *f)
+{
+	static const char *const names[] = {"from", "to", "cc", "bcc", "sender", "reply-to"};
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+		if (mime_field_ieq(f->name.p, f->name.n, names[i]))
+			return true;
+	return false;
+}
+
+static void mime_search_addresses(struct mime_search *s, const struct mime_field *f)
+{
+	struct buf a, d;
+	buf_init(&a, MIME_FIELD_MAX);
+	buf_init(&d, MIME_FIELD_MAX);
+	if (mime_addr_text(f->value.p, f->value.n, &a) == 0 && a.len > 0 &&
+	    mime_decode_header(a.data, a.len, &d) == 0) {
+		mime_search_begin(s, mime_search_wants_header, f);
+		mime_search_text(s, d.data ? d.data : "", d.len);
+		mime_search_end_haystack(s);
+	}
+	buf_free(&a);
+	buf_free(&d);
+}
+
 static int mime_search_field_cb(void *ctx, uint32_t index, const struct mime_field *f)
 {
 	struct mime_search *s = ctx;
@@ -165,6 +192,8 @@ static int mime_search_field_cb(void *ctx, uint32_t index, const struct mime_fie
 		mime_search_begin(s, mime_search_wants_header, f);
 		mime_search_text(s, v, s->hv.len);
 		mime_search_end_haystack(s);
+		if (mime_search_is_address_field(f))
+			mime_search_addresses(s, f);
 	}
 	mime_search_begin(s, mime_search_wants_text, NULL);
 	mime_search_text(s, f->name.p, f->name.n);

@@ -68,6 +68,9 @@ enum imap_store_result store_quota(struct store *st, uint64_t *used, uint64_t *l
 enum imap_store_result store_view_open(struct store *st, const char *name, bool readonly, struct store_view **v,
                                        struct imap_box_info *info);
 void store_view_close(struct store_view *v);
+/* Between commands: close the message file kept open and free its parsed
+ * structure (the engine's `rest` op). */
+void store_view_rest(struct store_view *v);
 enum imap_store_result store_view_sync(struct store_view *v, bool expunges, const struct imap_sync_sink *sink,
                                        struct imap_box_info *info);
 void store_view_msg(struct store_view *v, uint32_t seq, struct imap_msg *m);

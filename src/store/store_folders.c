@@ -396,9 +396,12 @@ enum imap_store_result store_status(struct store *st, const char *name, unsigned
 			out->deleted += (m->flags & IMAP_FLAG_DELETED) != 0;
 			out->size += m->vsize;
 		}
-		/* \Recent a session holds counts too */
+		/* \Recent is per session (RFC 3501 2.3.2): a message another
+		 * session has claimed is not recent for this one, as in
+		 * Dovecot; those this session's own view holds count. */
 		for (struct store_view *v = f->views; v; v = v->vnext)
-			out->recent += (uint32_t)v->nrecent;
+			if (v->st == st)
+				out->recent += (uint32_t)v->nrecent;
 	}
 	pthread_mutex_unlock(&f->mu);
 	folder_put(f);

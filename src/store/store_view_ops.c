@@ -88,6 +88,19 @@ void store_view_close(struct store_view *v)
 	free(v);
 }
 
+void store_view_rest(struct store_view *v)
+{
+	if (v->fd >= 0) {
+		close(v->fd);
+		v->fd = -1;
+	}
+	v->fd_uid = 0;
+	if (v->have_tree) {
+		mime_tree_free(&v->tree);
+		v->have_tree = false;
+	}
+}
+
 enum imap_store_result store_view_sync(struct store_view *v, bool expunges, const struct imap_sync_sink *sink,
                                        struct imap_box_info *info)
 {

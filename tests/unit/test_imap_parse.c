@@ -182,6 +182,17 @@ static void test_args(void **state)
 
 	assert_int_equal(parse("t SELECT nil", &a), IMAP_PARSE_OK);
 	assert_int_equal(a.top[0].type, IMAP_ARG_NIL);
+	/* NIL is an astring too: the name "nil" (LIST "" NIL) */
+	assert_true(imap_arg_astring(&a.top[0], u, sizeof u));
+	assert_string_equal(u, "nil");
+	imap_args_free(&a);
+
+	/* "[" is an ATOM-CHAR; without a "]" after it, it is just one
+	 * (imaptest's "atoms": SELECT a[} is a name, answered NO) */
+	assert_int_equal(parse("t SELECT a[b (x)", &a), IMAP_PARSE_OK);
+	assert_int_equal(a.ntop, 2);
+	assert_true(imap_arg_is_atom(&a.top[0], "a[b"));
+	assert_int_equal(a.top[1].type, IMAP_ARG_LIST);
 	imap_args_free(&a);
 
 	assert_int_equal(parse("t NOOP", &a), IMAP_PARSE_OK);
@@ -213,7 +224,7 @@ static void test_args_errors(void **state)
 	}
 	static const char *const bad[] = {
 		"a ", "a NOOP ", "a  NOOP", "a X (1 2", "a X 1)", "a X \"unterminated", "a X \"bad\\escape\"",
-		"a X (a  b)", "a X (a )", "a X {3}\r\nab", "a X {x}\r\nabc", "a X a[b", "a X\ty",
+		"a X (a  b)", "a X (a )", "a X {3}\r\nab", "a X {x}\r\nabc", "a X\ty",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		assert_int_equal(parse(bad[i], &a), IMAP_PARSE_BAD);

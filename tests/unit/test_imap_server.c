@@ -477,6 +477,16 @@ static void test_long_line(void **state)
 	free(p);
 	HAS(o, "BAD");
 	HAS(say("b NOOP\r\n"), "b OK");
+	/* a tagged command too long: the answer carries its tag, so that a
+	 * client waiting for it is not left waiting */
+	p = malloc(n + 16);
+	memcpy(p, "t1 FETCH ", 9);
+	for (size_t i = 9; i < n; i += 2)
+		memcpy(p + i, "1,", 2);
+	memcpy(p + n, "1 UID\r\n", 8);
+	o = say(p);
+	free(p);
+	HAS(o, "t1 NO [TOOBIG]");
 }
 
 static void test_utf8_names(void **state)
@@ -520,6 +530,105 @@ static void test_unselect_and_logout(void **state)
 	HAS(say("b LOGOUT\r\n"), "* BYE");
 }
 
+/* Found by imaptest's "atoms" and "nil" scripts: "[" is an ATOM-CHAR
+ * even with no "]" after it, and NIL is an astring and a keyword like
+ * any other atom (RFC 9051 9). */
+static void test_atom_chars_and_nil(void **state)
+{
+	(void)state;
+	login();
+	const char *o = say("a SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}\r\n");
+	HAS(o, "a NO");
+	o = say("b LIST \"\" !#$&'+,-.0123456789:;<=>?@^_`|[}%*\r\n");
+	HAS(o, "b OK");
+	o = say("c LIST \"\" NIL\r\n");
+	HAS(o, "c OK");
+	HASNT(o, "* LIST");
+	o = say("d SELECT INBOX\r\n");
+	HAS(o, "d OK");
+	o = say("e STORE 1 +FLAGS NIL\r\n");
+	HAS(o, "FLAGS (NIL)");
+	HAS(o, "e OK");
+	o = say("f FETCH 1 FLAGS\r\n");
+	HAS(o, "* 1 FETCH (FLAGS (NIL))");
+	/* a fetch section still spans its "]" */
+	o = say("g FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT)]\r\n");
+	HAS(o, "BODY[HEADER.FIELDS (SUBJECT)] {");
+	HAS(o, "g OK");
+}
+
+/* The MODSEQ of message seq, from a FETCH. */
+static unsigned long long modseq_of(unsigned seq)
+{
+	char cmd[64], want[64];
+	snprintf(cmd, sizeof cmd, "m FETCH %u MODSEQ\r\n", seq);
+	const char *o = say(cmd);
+	snprintf(want, sizeof want, "* %u FETCH (MODSEQ (", seq);
+	const char *p = strstr(o, want);
+	if (p == NULL)
+		fail_msg("no MODSEQ in:\n%s", o);
+	return strtoull(p + strlen(want), NULL, 10);
+}
+
+/* Found by imaptest's "esearch-condstore": a CONDSTORE-enabling command
+ * in the selected state brings "* OK [HIGHESTMODSEQ n]" (RFC 7162 3.1),
+ * once; the MODSEQ of ESEARCH MIN or MAX is that of the message
+ * returned, of ALL the highest of all (RFC 7162 3.1.5). */
+static void test_condstore_enabling_and_esearch_modseq(void **state)
+{
+	(void)state;
+	select_inbox();
+	const char *o = say("a FETCH 1 MODSEQ\r\n");
+	HAS(o, "* OK [HIGHESTMODSEQ ");
+	assert_true(strstr(o, "* OK [HIGHESTMODSEQ ") < strstr(o, "a OK"));
+	o = say("b FETCH 1 MODSEQ\r\n");
+	HASNT(o, "HIGHESTMODSEQ");
+	/* message 2 changes first, then message 1: 1 has the higher modseq */
+	HAS(say("c STORE 2 +FLAGS (\\Flagged)\r\n"), "c OK");
+	HAS(say("d STORE 1 +FLAGS (\\Flagged)\r\n"), "d OK");
+	unsigned long long m1 = modseq_of(1), m2 = modseq_of(2);
+	assert_true(m1 > m2);
+	char want[128];
+	o = say("e SEARCH RETURN (MIN) MODSEQ 1\r\n");
+	snprintf(want, sizeof want, "* ESEARCH (TAG \"e\") MIN 1 MODSEQ %llu\r\n", m1);
+	HAS(o, want);
+	o = say("f SEARCH RETURN (MAX) MODSEQ 1\r\n");
+	snprintf(want, sizeof want, "* ESEARCH (TAG \"f\") MAX 2 MODSEQ %llu\r\n", m2);
+	HAS(o, want);
+	o = say("g SEARCH RETURN (MIN MAX) MODSEQ 1\r\n");
+	snprintf(want, sizeof want, "MIN 1 MAX 2 MODSEQ %llu\r\n", m1);
+	HAS(o, want);
+	o = say("h SEARCH RETURN (ALL) 2 MODSEQ 1\r\n");
+	snprintf(want, sizeof want, "ALL 2 MODSEQ %llu\r\n", m2);
+	HAS(o, want);
+	/* CONDSTORE is on already: STATUS (HIGHESTMODSEQ) adds nothing */
+	o = say("i STATUS INBOX (HIGHESTMODSEQ)\r\n");
+	HASNT(o, "* OK [HIGHESTMODSEQ");
+}
+
+/* Found by imaptest's "listext": RECURSIVEMATCH lists a parent with
+ * CHILDINFO only for a subscribed child the patterns do not list
+ * themselves (as Dovecot does). */
+static void test_list_recursivematch_childinfo(void **state)
+{
+	(void)state;
+	login();
+	HAS(say("a CREATE P.c1\r\n"), "a OK");
+	HAS(say("b SUBSCRIBE P.c1\r\n"), "b OK");
+	const char *o = say("c LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (P)\r\n");
+	HAS(o, "\".\" P (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n");
+	o = say("d LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (P P.c1)\r\n");
+	HAS(o, "\".\" P.c1\r\n");
+	HASNT(o, "\".\" P ");
+	HASNT(o, "CHILDINFO");
+	o = say("e LIST (SUBSCRIBED RECURSIVEMATCH) \"\" *1\r\n");
+	HAS(o, "\".\" P.c1\r\n");
+	HASNT(o, "CHILDINFO");
+	o = say("f LIST (SUBSCRIBED RECURSIVEMATCH) \"\" P%\r\n");
+	HAS(o, "\".\" P (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n");
+	HAS(o, "f OK");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -546,6 +655,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_utf8_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_namespace_id_quota, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unselect_and_logout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_atom_chars_and_nil, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_condstore_enabling_and_esearch_modseq, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_recursivematch_childinfo, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

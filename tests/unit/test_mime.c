@@ -2203,6 +2203,16 @@ static void test_search_header(void **state)
 	assert_true(search(MSG(m), MIME_NEEDLE_TEXT, NULL, "BODY TEXT"));
 	assert_false(search(MSG(m), MIME_NEEDLE_BODY, NULL, "andré"));
 	assert_true(search(MSG(m), MIME_NEEDLE_BODY, NULL, ""));
+	/* address fields match as addresses too, comments and blanks gone,
+	 * as Dovecot does (imaptest's search-addresses) */
+	static const char a[] = "From: <user-from (comment)@ (comment) domain.org>\n"
+	                        "To: Group: \"Some One\" <one@x.org>, two (Two) @y.org;\n"
+	                        "\n";
+	assert_true(search(MSG(a), MIME_NEEDLE_HEADER, "From", "user-from@domain.org"));
+	assert_true(search(MSG(a), MIME_NEEDLE_HEADER, "From", "comment"));
+	assert_true(search(MSG(a), MIME_NEEDLE_HEADER, "To", "two@y.org"));
+	assert_true(search(MSG(a), MIME_NEEDLE_HEADER, "To", "some one <one@x.org>"));
+	assert_false(search(MSG(a), MIME_NEEDLE_HEADER, "From", "user-from@y.org"));
 }
 
 static void test_search_body(void **state)

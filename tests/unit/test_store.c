@@ -767,6 +767,18 @@ static void test_store_two_views(void **state)
 	assert_int_equal(ia.exists, 3);
 	assert_int_equal(ia.recent, 2); /* 1 and 3; b saw 4 arrive first */
 	assert_int_equal(ib.recent, 1);
+	/* STATUS RECENT is per session too (RFC 3501 2.3.2; imaptest's
+	 * "append"): each counts its own, a session without a view none */
+	struct imap_status sta, stb, stc;
+	assert_int_equal(store_status(t->st, "INBOX", IMAP_STATUS_RECENT, &sta), IMAP_STORE_OK);
+	assert_int_equal(sta.recent, 2);
+	assert_int_equal(store_status(st2, "INBOX", IMAP_STATUS_RECENT, &stb), IMAP_STORE_OK);
+	assert_int_equal(stb.recent, 1);
+	struct store *st3 = store_open(t->dir, 0);
+	assert_non_null(st3);
+	assert_int_equal(store_status(st3, "INBOX", IMAP_STATUS_RECENT, &stc), IMAP_STORE_OK);
+	assert_int_equal(stc.recent, 0);
+	store_close(st3);
 	store_view_close(a);
 	store_view_close(b);
 	store_close(st2);
