@@ -25,6 +25,15 @@ void buf_free(struct buf *b)
 	b->len = b->cap = 0;
 }
 
+void buf_trim(struct buf *b, size_t keep)
+{
+	if (b->len == 0 && b->cap > keep) {
+		free(b->data);
+		b->data = NULL;
+		b->cap = 0;
+	}
+}
+
 void buf_reset(struct buf *b)
 {
 	b->len = 0;

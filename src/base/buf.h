@@ -23,6 +23,10 @@ struct buf {
 void buf_init(struct buf *b, size_t max);
 void buf_free(struct buf *b);
 void buf_reset(struct buf *b);                          /* len = 0, keeps memory */
+/* An empty buffer holding more than keep octets gives its memory back:
+ * for the buffers of idle sessions, which one large answer must not
+ * leave big for the rest of the session. */
+void buf_trim(struct buf *b, size_t keep);
 int buf_append(struct buf *b, const void *p, size_t n); /* 0 or -1 */
 int buf_puts(struct buf *b, const char *s);
 int buf_putc(struct buf *b, char c);

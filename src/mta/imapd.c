@@ -46,6 +46,8 @@
 
 #define IMAPD_LOGGED_TIMEOUT (30 * 60) /* RFC 9051 5.4: at least 30 minutes */
 
+#define IMAPD_OUT_KEEP 16384 /* octets of output buffer an idle session may keep */
+
 struct imapd_session {
 	struct service_session base; /* first: svc->sessions lists it */
 	struct io_conn *conn;          /* owned */
@@ -141,6 +143,10 @@ static void imapd_flush(struct imapd_session *ps)
 	if (ps->eng.out.len) {
 		io_conn_write(ps->conn, ps->eng.out.data, ps->eng.out.len);
 		buf_reset(&ps->eng.out);
+		/* one large answer must not leave an idle session holding its
+		 * size (not between the slices of an answer: no churn) */
+		if (!ps->more && imap_server_is_idle(&ps->eng))
+			buf_trim(&ps->eng.out, IMAPD_OUT_KEEP);
 	}
 	if (imap_server_is_closed(&ps->eng) && !ps->closing) {
 		ps->closing = true;
@@ -598,6 +604,12 @@ static void imapd_op_append_abort(void *ctx, struct imap_append *ap)
 
 #undef PS
 
+static void imapd_op_rest(void *ctx, void *box)
+{
+	(void)ctx;
+	store_view_rest(box);
+}
+
 static const struct imap_server_ops imapd_ops = {
 	.login = imapd_op_login,
 	.starttls = imapd_op_starttls,
@@ -613,6 +625,7 @@ static const struct imap_server_ops imapd_ops = {
 	.quota = imapd_op_quota,
 	.open = imapd_op_open,
 	.close = imapd_op_close,
+	.rest = imapd_op_rest,
 	.sync = imapd_op_sync,
 	.msg = imapd_op_msg,
 	.uid_range = imapd_op_uid_range,

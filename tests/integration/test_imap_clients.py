@@ -270,3 +270,105 @@ def test_tern_keeps_the_uids_dovecot_gave(tmp_path, imap_srv):
     typ, data = c.list()
     assert any(l.endswith(b"Work") for l in data), data
     c.logout()
+
+
+# ------------------------------------------------------------------ fetchmail
+
+def test_fetchmail_over_imap_keeps_and_fetches(tmp_path, imap_srv):
+    if shutil.which("fetchmail") is None:
+        pytest.skip("fetchmail is not installed")
+    deliver(imap_srv, 2)
+    out_dir = tmp_path / "fm"
+    out_dir.mkdir()
+    rc = tmp_path / "fetchmailrc"
+    # fetchmail upgrades with STARTTLS and verifies: tern's certificate is
+    # pinned as the trust anchor, for the name it was made for
+    cert = imap_srv.data_dir / "tls" / "cert.pem"
+    rc.write_text('poll 127.0.0.1 protocol imap port %d auth password\n'
+                  '    user "%s" password "%s" keep fetchall\n'
+                  '    sslcertfile "%s" sslcommonname "mx.test"\n'
+                  '    mda "/bin/sh -c \'cat > %s/msg.$$$$\'"\n' % (imap_srv.imap_port, BOB, PASSWORD, cert, out_dir))
+    os.chmod(rc, 0o600)
+    out = subprocess.run(["fetchmail", "-f", str(rc), "-s", "--nosyslog", "--idfile", str(tmp_path / "ids")],
+                         capture_output=True, timeout=120, env=dict(os.environ, HOME=str(tmp_path)))
+    assert out.returncode == 0, out.stdout.decode() + out.stderr.decode()
+    got = sorted(os.listdir(out_dir))
+    assert len(got) == 2, got
+    assert b"second line with a needle" in (out_dir / got[0]).read_bytes()
+    # keep: still on the server, now seen
+    c = imaplib.IMAP4("127.0.0.1", imap_srv.imap_port, timeout=30)
+    c.login(BOB, PASSWORD)
+    assert c.select("INBOX")[1] == [b"2"]
+    assert c.search(None, "SEEN")[1] == [b"1 2"]
+    c.logout()
+
+
+# ------------------------------------------------------------------ neomutt in tmux
+
+def test_neomutt_reads_flags_and_files_a_message(tmp_path, imap_srv):
+    if shutil.which("neomutt") is None or shutil.which("tmux") is None:
+        pytest.skip("neomutt or tmux is not installed")
+    import time
+    deliver(imap_srv, 2)
+    muttrc = tmp_path / "muttrc"
+    muttrc.write_text(
+        'set folder = "imap://%s@127.0.0.1:%d/"\n'
+        'set spoolfile = "+INBOX"\n'
+        'set imap_pass = "%s"\n'
+        'set ssl_starttls = no\nset ssl_force_tls = no\n'
+        'set record = ""\nset postponed = "+Drafts"\n'
+        'set header_cache = ""\nset message_cachedir = ""\n'
+        'set confirmappend = no\nset delete = yes\nset move = no\nset mark_old = no\n'
+        'set sleep_time = 0\nset wait_key = no\nset sort = date\nset imap_idle = no\n'
+        'set mail_check = 1\nset timeout = 1\nset resolve = no\n' % (BOB.replace("@", "%40"), imap_srv.imap_port, PASSWORD))
+    session = "tern-nm-%d" % os.getpid()
+    env = dict(os.environ, HOME=str(tmp_path), TERM="xterm")
+    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "40",
+                    "neomutt -n -d 5 -l %s/nm.log -F %s" % (tmp_path, muttrc)], check=True, env=env)
+
+    def screen():
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True,
+                              text=True).stdout
+
+    def wait_for(text, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            s = screen()
+            if text in s:
+                return s
+            time.sleep(0.2)
+        pytest.fail("neomutt never showed %r; the screen:\n%s" % (text, screen()))
+
+    def keys(*k):
+        subprocess.run(["tmux", "send-keys", "-t", session] + list(k), check=True)
+
+    try:
+        wait_for("message 0")               # the first message in the index
+        keys("Enter")                       # read it
+        wait_for("first line")
+        keys("q")
+        wait_for("message 1")
+        keys("F")                           # flag it
+        keys("s")                           # save (move) it
+        wait_for("Save to mailbox")
+        keys("C-u", "=Archive", "Enter")
+        time.sleep(1)
+        keys("q")                           # quit: the moved message is expunged
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and session in subprocess.run(
+                ["tmux", "ls"], capture_output=True, text=True).stdout:
+            if "Purge" in screen() or "(yes/no)" in screen():
+                keys("y")
+            time.sleep(0.2)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    c = imaplib.IMAP4("127.0.0.1", imap_srv.imap_port, timeout=30)
+    c.login(BOB, PASSWORD)
+    assert c.select("INBOX")[1] == [b"1"], "INBOX should hold the other message"
+    assert c.select("Archive")[1] == [b"1"]
+    typ, data = c.fetch("1", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    text = b" ".join(x if isinstance(x, bytes) else b" ".join(x) for x in data)
+    assert b"\\Flagged" in text and b"\\Seen" in text, text
+    assert b"message 0" in text or b"message 1" in text, text
+    c.logout()
