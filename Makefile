@@ -8,7 +8,7 @@ PKGS     = libevent libevent_openssl openssl libcares libcrypt zlib
 BUILD_DEBS = gcc make pkg-config libevent-dev libc-ares-dev libssl-dev libcrypt-dev openssl zlib1g-dev
 TEST_DEBS  = libcmocka-dev python3-pytest python3-aiosmtpd dnsmasq-base bind9-dnsutils swaks \
              libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl whois curl fetchmail \
-             postfix isync offlineimap3 getmail6 dovecot-imapd
+             postfix isync offlineimap3 getmail6 dovecot-imapd neomutt tmux
 FUZZ_DEBS  = clang libclang-rt-14-dev
 
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
@@ -117,7 +117,7 @@ fuzz: fuzz-deps
 	done
 
 lint:
-	@! grep -rn 'include.*\(event2\|ares\|openssl\)' src/proto src/base src/conf || { echo "lint: library header outside src/io"; exit 1; }
+	@! grep -rn 'include.*\(event2\|ares\|openssl\|zlib\|inotify\)' src/proto src/base src/conf src/store src/queue || { echo "lint: library header outside src/io"; exit 1; }
 	@! grep -rnE '\b(strcpy|strcat|sprintf|gets)\(' src || { echo "lint: unbounded string function"; exit 1; }
 
 clean:
