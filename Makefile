@@ -17,7 +17,7 @@ CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 OPT_CFLAGS  = -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 SAN_CFLAGS  = -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-SRC      = $(wildcard src/base/*.c src/proto/*.c src/conf/*.c src/queue/*.c src/store/*.c src/io/*.c src/mta/*.c src/cmd/*.c)
+SRC      = $(wildcard src/base/*.c src/proto/*.c src/conf/*.c src/queue/*.c src/store/*.c src/crypto/*.c src/io/*.c src/mta/*.c src/cmd/*.c)
 LIBSRC   = $(filter-out src/main.c,$(SRC))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)

@@ -731,8 +731,8 @@ static void imap_list_line(struct imap_server *s, struct imap_cmd *c, const stru
 		unsigned bit;
 		const char *name;
 	} special[] = {
-		{IMAP_FOLDER_SENT, "\\Sent"}, {IMAP_FOLDER_DRAFTS, "\\Drafts"}, {IMAP_FOLDER_TRASH, "\\Trash"},
-		{IMAP_FOLDER_JUNK, "\\Junk"}, {IMAP_FOLDER_ARCHIVE, "\\Archive"},
+		{IMAP_FOLDER_SENT, " \\Sent"}, {IMAP_FOLDER_DRAFTS, " \\Drafts"}, {IMAP_FOLDER_TRASH, " \\Trash"},
+		{IMAP_FOLDER_JUNK, " \\Junk"}, {IMAP_FOLDER_ARCHIVE, " \\Archive"},
 	};
 	bool exists = nd->attrs & IMAP_FOLDER_EXISTS;
 	struct buf a;

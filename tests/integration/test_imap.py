@@ -253,7 +253,9 @@ def test_special_use_folders_exist_from_first_login(imap):
     for name, attr in ((b"Sent", b"\\Sent"), (b"Drafts", b"\\Drafts"), (b"Trash", b"\\Trash"),
                        (b"Junk", b"\\Junk"), (b"Archive", b"\\Archive")):
         line = [l for l in data if l.endswith(b" " + name) or l.endswith(b'"' + name + b'"')]
-        assert line and attr in line[0], text
+        assert line, text
+        attrs = line[0][line[0].index(b"(") + 1:line[0].index(b")")].split(b" ")
+        assert attr in attrs, line[0]
     assert any(l.endswith(b"INBOX") for l in data), text
     for name in ("Sent", "Drafts", "Trash", "Junk", "Archive"):
         assert c.select(name)[0] == "OK"
