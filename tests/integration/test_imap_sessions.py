@@ -286,3 +286,28 @@ def test_login_needs_tls_off_loopback(tmp_path, users):
         finally:
             status = srv.stop()
         assert status == 0, "tern exit status %r\n--- log ---\n%s" % (status, srv.log())
+
+
+# ------------------------------------------------------------------ timeouts
+
+def test_silent_client_before_login_is_logged_out(make_server, users):
+    """command-timeout applies before login (CONTRACT.md); the BYE reaches
+    the client before the close. A logged-in session is not held to it
+    (RFC 9051 5.4: at least 30 minutes), IDLE included."""
+    port = free_port()
+    srv = make_server(users=users, extra_lines=["listen 127.0.0.1:%d imap" % port, "command-timeout 2s"])
+    srv.imap_port = port
+    quiet = ImapWire(port)
+    logged = session(srv)
+    idler = session(srv)
+    idler.send(b"i IDLE\r\n")
+    assert idler.line().startswith(b"+ ")
+    t0 = time.monotonic()
+    quiet.sock.settimeout(10)
+    assert quiet.line().startswith(b"* BYE")
+    assert 1.5 < time.monotonic() - t0 < 8
+    assert quiet.closed()
+    time.sleep(1.5)                       # past command-timeout for the others too
+    assert logged.cmd(b"n", b"NOOP")[-1].startswith(b"n OK")
+    idler.send(b"DONE\r\n")
+    assert idler.until_tagged(b"i")[-1].startswith(b"i OK")
