@@ -792,25 +792,15 @@ void pop3_server_measure(struct pop3_measure *m, const char *lf_text, size_t n)
 {
 	if (n == 0)
 		return;
-	m->size += n;
-	const char *p = lf_text, *end = lf_text + n;
-	while (p < end) {
-		const char *lf = memchr(p, '\n', (size_t)(end - p));
-		if (lf == NULL)
-			break;
-		bool cr = lf > p ? lf[-1] == '\r' : (p == lf_text && m->cr);
-		if (!cr)
-			m->size++; /* the CR that pop3_server_stuff adds */
-		p = lf + 1;
-	}
-	m->cr = end[-1] == '\r';
-	m->midline = end[-1] != '\n';
+	/* each bare LF gets the CR that pop3_server_stuff adds */
+	m->size += crlf_wire_len(&m->crlf, lf_text, n);
+	m->midline = lf_text[n - 1] != '\n';
 }
 
 uint64_t pop3_server_measure_end(struct pop3_measure *m)
 {
 	if (m->midline)
-		m->size += m->cr ? 1 : 2;
-	m->midline = m->cr = false;
+		m->size += m->crlf.cr ? 1 : 2;
+	m->midline = m->crlf.cr = false;
 	return m->size;
 }

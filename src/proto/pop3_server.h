@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/crlf.h"
 
 #define POP3_LINE_MAX 255          /* RFC 2449 4: a command line, CR LF included */
 #define POP3_SASL_LINE_MAX 2048    /* an AUTH continuation line, CR LF included */
@@ -187,7 +188,7 @@ int pop3_server_stuff_end(struct pop3_stuff *st, struct buf *out);
  * pieces: init, feed every piece, then end. */
 struct pop3_measure {
 	uint64_t size;
-	bool cr;          /* the last octet was CR */
+	struct crlf_state crlf;
 	bool midline;     /* the last line has no LF yet */
 };
 void pop3_server_measure_init(struct pop3_measure *m);

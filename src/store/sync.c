@@ -46,6 +46,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/crlf.h"
 #include "base/fsutil.h"
 #include "store/store_int.h"
 
@@ -82,7 +83,7 @@ int store_measure_fd(int fd, uint64_t *vsize)
 	if (b == NULL)
 		return -1;
 	uint64_t off = 0, v = 0;
-	bool cr = false;
+	struct crlf_state cr = {false};
 	store_count_msg_open();
 	for (;;) {
 		ssize_t r = pread(fd, b, STORE_IO_CHUNK, (off_t)off);
@@ -96,11 +97,7 @@ int store_measure_fd(int fd, uint64_t *vsize)
 		}
 		if (r == 0)
 			break;
-		for (ssize_t i = 0; i < r; i++) {
-			/* the engine's wire form: a LF without CR before it is sent as CR LF */
-			v += b[i] == '\n' && !cr ? 2 : 1;
-			cr = b[i] == '\r';
-		}
+		v += crlf_wire_len(&cr, b, (size_t)r); /* as the engine sends it */
 		off += (uint64_t)r;
 	}
 	free(b);
