@@ -38,7 +38,9 @@
  *   passwords is no more welcome than a remote one.
  * - Concurrent checks from one network are bounded (AUTH_MAX_INFLIGHT),
  *   so parallel connections cannot try many passwords before the first
- *   failures are counted.
+ *   failures are counted; the checks past the bound wait their turn
+ *   (a client opening its connections at once, users behind one NAT)
+ *   and meet the throttle as it stands when they start.
  * - Each table is bounded (AUTH_TABLE_SIZE): a full table forgets first
  *   an entry with nothing to remember, then the one untouched longest
  *   that is not throttled, and a throttled one only when every entry is:
@@ -74,10 +76,15 @@ struct auth_entry {
 	uint64_t last;            /* ms of the last use, for eviction */
 };
 
+struct auth_job;
+
 struct auth {
 	struct server *srv;
 	struct auth_entry nets[AUTH_TABLE_SIZE];
 	struct auth_entry accounts[AUTH_TABLE_SIZE];
+	/* checks waiting for their network's turn (AUTH_MAX_INFLIGHT) */
+	struct auth_job *wait_head, *wait_tail;
+	unsigned nwaiting;
 };
 
 struct auth_job {
@@ -95,6 +102,7 @@ struct auth_job {
 	struct io_timer *timer;   /* owned: the answer's delay */
 	void (*done)(void *arg, enum auth_result r);
 	void *arg;
+	struct auth_job *wait_next;
 };
 
 struct auth *auth_new(struct server *srv)
@@ -105,8 +113,17 @@ struct auth *auth_new(struct server *srv)
 	return a;
 }
 
+static void auth_job_free(struct auth_job *j);
+
 void auth_free(struct auth *a)
 {
+	if (a == NULL)
+		return;
+	while (a->wait_head) {
+		struct auth_job *j = a->wait_head;
+		a->wait_head = j->wait_next;
+		auth_job_free(j);
+	}
 	free(a);
 }
 
@@ -247,6 +264,8 @@ static void auth_entry_fail(struct auth_entry *e, uint64_t now, unsigned max)
 		e->throttled_until = now + (uint64_t)AUTH_THROTTLE_S * 1000;
 }
 
+static void auth_wake(struct auth *a, const char *net);
+
 /* Loop thread, after the hash. */
 static void auth_work_done(void *arg)
 {
@@ -256,6 +275,7 @@ static void auth_work_done(void *arg)
 	struct auth_entry *e = auth_entry_get(a->nets, j->net, now);
 	if (e->inflight)
 		e->inflight--;
+	auth_wake(a, j->net);
 	if (j->matched) {
 		e->failures = 0;
 		e->throttled_until = 0;
@@ -290,6 +310,58 @@ static const char *auth_hash_for(const struct conf *c, const char *user, bool *c
 	return AUTH_DUMMY_HASH;
 }
 
+/* Start a check, or answer it at once when throttled, or let it wait
+ * while its network has AUTH_MAX_INFLIGHT checks running: a burst of
+ * parallel logins (a client opening its five connections, users behind
+ * one NAT) is served in turn, never refused for being many, and the
+ * failures counted meanwhile apply when its turn comes. */
+static void auth_admit(struct auth *a, struct auth_job *j)
+{
+	uint64_t now = auth_now_ms();
+	struct auth_entry *e = auth_entry_get(a->nets, j->net, now);
+	struct auth_entry *acc = j->account[0] ? auth_entry_get(a->accounts, j->account, now) : NULL;
+	bool acc_throttled = acc && auth_entry_throttled(acc, now);
+	bool busy = e->inflight >= AUTH_MAX_INFLIGHT;
+	if (auth_entry_throttled(e, now) || acc_throttled || (busy && a->nwaiting >= AUTH_MAX_WAITING)) {
+		auth_log(acc_throttled ? "throttled-account" : busy ? "busy" : "throttled", j,
+		         acc_throttled ? acc->failures : e->failures);
+		j->result = AUTH_THROTTLED;
+		auth_answer_later(j, 0);
+		return;
+	}
+	if (busy) {
+		j->wait_next = NULL;
+		if (a->wait_tail)
+			a->wait_tail->wait_next = j;
+		else
+			a->wait_head = j;
+		a->wait_tail = j;
+		a->nwaiting++;
+		return;
+	}
+	e->inflight++;
+	io_workers_submit(j->srv->auth_pool, auth_work, auth_work_done, j);
+}
+
+/* A check of net ended: the first one waiting for that network goes. */
+static void auth_wake(struct auth *a, const char *net)
+{
+	struct auth_job *prev = NULL;
+	for (struct auth_job *j = a->wait_head; j; prev = j, j = j->wait_next) {
+		if (strcmp(j->net, net) != 0)
+			continue;
+		if (prev)
+			prev->wait_next = j->wait_next;
+		else
+			a->wait_head = j->wait_next;
+		if (a->wait_tail == j)
+			a->wait_tail = prev;
+		a->nwaiting--;
+		auth_admit(a, j);
+		return;
+	}
+}
+
 void auth_check(struct server *srv, const struct server_slot *slot, const char *user, const char *pass,
                 void (*done)(void *arg, enum auth_result r), void *arg)
 {
@@ -312,16 +384,6 @@ void auth_check(struct server *srv, const struct server_slot *slot, const char *
 		for (size_t i = 0; user[i]; i++)
 			j->account[i] = (char)tolower((unsigned char)user[i]);
 	}
-
-	struct auth_entry *e = auth_entry_get(a->nets, j->net, j->started);
-	struct auth_entry *acc = j->account[0] ? auth_entry_get(a->accounts, j->account, j->started) : NULL;
-	bool acc_throttled = acc && auth_entry_throttled(acc, j->started);
-	if (auth_entry_throttled(e, j->started) || acc_throttled || e->inflight >= AUTH_MAX_INFLIGHT) {
-		auth_log(acc_throttled ? "throttled-account" : "throttled", j, acc_throttled ? acc->failures : e->failures);
-		j->result = AUTH_THROTTLED;
-		auth_answer_later(j, 0);
-		return;
-	}
 	bool can_match;
 	const char *h = auth_hash_for(srv->conf, j->user, &can_match);
 	/* The name was cut for the log: it cannot match a user then. */
@@ -332,6 +394,5 @@ void auth_check(struct server *srv, const struct server_slot *slot, const char *
 	j->pass = strdup(pass ? pass : "");
 	if (j->hash == NULL || j->pass == NULL)
 		panic("auth: out of memory");
-	e->inflight++;
-	io_workers_submit(srv->auth_pool, auth_work, auth_work_done, j);
+	auth_admit(a, j);
 }

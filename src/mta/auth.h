@@ -27,7 +27,8 @@ enum auth_result {
 #define AUTH_ACCOUNT_MAX_FAILURES 20   /* failures for one account, from anywhere, within the window */
 #define AUTH_DELAY_MS 1000             /* a failure is answered this late, doubling... */
 #define AUTH_DELAY_MAX_MS 8000         /* ...up to this */
-#define AUTH_MAX_INFLIGHT 8            /* checks running at once for one network */
+#define AUTH_MAX_INFLIGHT 8            /* checks running at once for one network; more wait their turn */
+#define AUTH_MAX_WAITING 1024          /* checks waiting, over all networks; more are refused */
 #define AUTH_TABLE_SIZE 4096           /* networks (and accounts) remembered; see auth.c for which go */
 
 /*

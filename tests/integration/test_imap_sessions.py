@@ -311,3 +311,17 @@ def test_silent_client_before_login_is_logged_out(make_server, users):
     assert logged.cmd(b"n", b"NOOP")[-1].startswith(b"n OK")
     idler.send(b"DONE\r\n")
     assert idler.until_tagged(b"i")[-1].startswith(b"i OK")
+
+
+def test_many_logins_at_once_all_succeed(srv):
+    """More parallel logins than the password checks run at once for one
+    network: the rest wait their turn, none is refused (a client opening
+    its connections together, users behind one NAT)."""
+    wires = [ImapWire(srv.imap_port) for _ in range(20)]
+    for w in wires:
+        w.send(b"a " + LOGIN + b"\r\n")
+    for w in wires:
+        w.sock.settimeout(30)
+        got = w.until_tagged(b"a")
+        assert got[-1].startswith(b"a OK"), got
+        w.close()
