@@ -14,7 +14,7 @@ static const struct {
 } main_faces[] = {
 	{"serve", cmd_serve},   {"send", cmd_send},     {"sendmail", cmd_sendmail},
 	{"queue", cmd_queue},   {"check", cmd_check},   {"passwd", cmd_passwd},
-	{"version", cmd_version},
+	{"version", cmd_version}, {"auth", cmd_auth}, {"dkim", cmd_dkim},
 };
 
 static void main_usage(void)
@@ -25,6 +25,8 @@ static void main_usage(void)
 	      "       tern queue [-c FILE] [list [--json] | show ID | flush | delete ID]\n"
 	      "       tern check [-c FILE]\n"
 	      "       tern passwd\n"
+	      "       tern auth spf [-c FILE] [--dns ADDR:PORT] IP MAIL-FROM [HELO]\n"
+	      "       tern dkim keygen DOMAIN [--selector NAME] [--algorithm rsa|ed25519] [--bits N] [--out FILE]\n"
 	      "       tern version\n",
 	      stderr);
 }

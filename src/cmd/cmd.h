@@ -12,6 +12,8 @@ int cmd_queue(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_passwd(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_auth(int argc, char **argv);
+int cmd_dkim(int argc, char **argv);
 
 #define TERN_VERSION "0.1.0"
 

@@ -319,3 +319,166 @@ void io_dns_ptr(struct io_dns *d, const struct sockaddr *sa, io_dns_ptr_cb cb, v
 	}
 	dns_update_timer(d);
 }
+
+/* ---------------------------------------------------------------------
+ * io_dns_lookup: one question, the answer section read here, so that
+ * every type goes through one parser (RFC 1035 4.1) and the engine gets
+ * the raw records it interprets itself.
+ */
+
+/* The arena of one answer: its TXT strings fit in the answer itself;
+ * an expanded name takes at most 1024 octets (255 octets, RFC 1035
+ * 2.3.4, each at worst written by c-ares as a 4-octet \DDD), plus NULs. */
+#define DNS_RR_ARENA(alen) ((size_t)(alen) + IO_DNS_MAX_RRS * 1025)
+
+struct dns_rr_req {
+	io_dns_rr_cb cb;
+	void *arg;
+	int type; /* the RR type asked */
+};
+
+static int dns_rr_code(enum io_dns_type t)
+{
+	switch (t) {
+	case IO_DNS_A: return 1;
+	case IO_DNS_AAAA: return 28;
+	case IO_DNS_TXT: return 16;
+	case IO_DNS_MX: return 15;
+	case IO_DNS_PTR: return 12;
+	}
+	return 1;
+}
+
+static unsigned dns_u16(const unsigned char *p)
+{
+	return (unsigned)p[0] << 8 | p[1];
+}
+
+/* Skip a (possibly compressed) name at p; NULL when it runs past end. */
+static const unsigned char *dns_skip_name(const unsigned char *abuf, int alen, const unsigned char *p)
+{
+	char *name = NULL;
+	long enclen = 0;
+	if (ares_expand_name(p, abuf, alen, &name, &enclen) != ARES_SUCCESS)
+		return NULL;
+	ares_free_string(name);
+	return p + enclen;
+}
+
+/* Append one record's text form to the arena (a NUL after each). */
+static int dns_rr_put(unsigned char *arena, size_t cap, size_t *used, const void *p, size_t n)
+{
+	if (*used >= cap || n > cap - *used - 1)
+		return -1;
+	memcpy(arena + *used, p, n);
+	*used += n;
+	arena[(*used)++] = '\0';
+	return 0;
+}
+
+/* The records of the asked type into rr (offsets into arena, made
+ * pointers by the caller). Returns how many, or -1 for a bad answer. */
+static int dns_rr_parse(const unsigned char *abuf, int alen, int want, unsigned char *arena, size_t cap,
+                        size_t *offs, size_t *lens)
+{
+	if (alen < 12)
+		return -1;
+	const unsigned char *p = abuf + 12, *end = abuf + alen;
+	unsigned qd = dns_u16(abuf + 4), an = dns_u16(abuf + 6);
+	for (unsigned i = 0; i < qd; i++) {
+		if ((p = dns_skip_name(abuf, alen, p)) == NULL || end - p < 4)
+			return -1;
+		p += 4;
+	}
+	size_t used = 0;
+	int n = 0;
+	for (unsigned i = 0; i < an && n < IO_DNS_MAX_RRS; i++) {
+		if ((p = dns_skip_name(abuf, alen, p)) == NULL || end - p < 10)
+			return -1;
+		int type = (int)dns_u16(p);
+		size_t rdlen = dns_u16(p + 8);
+		const unsigned char *rd = p + 10;
+		if ((size_t)(end - rd) < rdlen)
+			return -1;
+		p = rd + rdlen;
+		if (type != want)
+			continue; /* CNAMEs of the chain, RRSIGs */
+		size_t start = used;
+		if (want == 16) {
+			/* TXT: <len><octets> strings, joined (RFC 7208 3.3). */
+			size_t k = 0;
+			while (k < rdlen) {
+				size_t sl = rd[k];
+				if (sl > rdlen - k - 1 || used >= cap || sl > cap - used - 1)
+					return -1;
+				memcpy(arena + used, rd + k + 1, sl);
+				used += sl;
+				k += sl + 1;
+			}
+			if (used >= cap)
+				return -1;
+			arena[used++] = '\0';
+		} else if (want == 1 || want == 28) {
+			if (rdlen != (want == 1 ? 4u : 16u) || dns_rr_put(arena, cap, &used, rd, rdlen) < 0)
+				continue;
+		} else {
+			/* MX: preference, exchange; PTR: a name. */
+			const unsigned char *np = want == 15 ? rd + 2 : rd;
+			if (want == 15 && rdlen < 3)
+				return -1;
+			char *name = NULL;
+			long enclen = 0;
+			if (ares_expand_name(np, abuf, alen, &name, &enclen) != ARES_SUCCESS)
+				return -1;
+			int rc = dns_rr_put(arena, cap, &used, name, strlen(name));
+			ares_free_string(name);
+			if (rc < 0)
+				return -1;
+		}
+		offs[n] = start;
+		lens[n] = used - start - 1;
+		n++;
+	}
+	return n;
+}
+
+static void dns_rr_done(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	(void)timeouts;
+	struct dns_rr_req *r = arg;
+	enum io_dns_status st = status == ARES_EBADNAME ? IO_DNS_NXDOMAIN : dns_status(status);
+	struct io_dns_rr rr[IO_DNS_MAX_RRS];
+	size_t offs[IO_DNS_MAX_RRS], lens[IO_DNS_MAX_RRS];
+	unsigned char *arena = NULL;
+	int n = 0;
+	if (st == IO_DNS_OK) {
+		size_t cap = DNS_RR_ARENA(alen > 0 ? alen : 0);
+		arena = malloc(cap);
+		n = arena ? dns_rr_parse(abuf, alen, r->type, arena, cap, offs, lens) : -1;
+		if (n < 0)
+			st = IO_DNS_TEMPFAIL;
+		else if (n == 0)
+			st = IO_DNS_NODATA;
+	}
+	for (int i = 0; i < n; i++) {
+		rr[i].data = arena + offs[i];
+		rr[i].len = lens[i];
+	}
+	r->cb(r->arg, st, rr, st == IO_DNS_OK ? (size_t)n : 0);
+	free(arena);
+	free(r);
+}
+
+void io_dns_lookup(struct io_dns *d, const char *name, enum io_dns_type type, io_dns_rr_cb cb, void *arg)
+{
+	struct dns_rr_req *r = malloc(sizeof *r);
+	if (r == NULL) {
+		cb(arg, IO_DNS_TEMPFAIL, NULL, 0);
+		return;
+	}
+	r->cb = cb;
+	r->arg = arg;
+	r->type = dns_rr_code(type);
+	ares_query(d->ch, name, 1 /* C_IN */, r->type, dns_rr_done, r);
+	dns_update_timer(d);
+}
