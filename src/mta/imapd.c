@@ -604,6 +604,13 @@ static void imapd_op_append_abort(void *ctx, struct imap_append *ap)
 
 #undef PS
 
+static bool imapd_op_next_changed(void *ctx, void *box, uint32_t seq, uint32_t upto, uint64_t since,
+                                  uint32_t *found, struct imap_msg *m)
+{
+	(void)ctx;
+	return store_view_next_changed(box, seq, upto, since, found, m);
+}
+
 static void imapd_op_rest(void *ctx, void *box)
 {
 	(void)ctx;
@@ -625,6 +632,7 @@ static const struct imap_server_ops imapd_ops = {
 	.quota = imapd_op_quota,
 	.open = imapd_op_open,
 	.close = imapd_op_close,
+	.next_changed = imapd_op_next_changed,
 	.rest = imapd_op_rest,
 	.sync = imapd_op_sync,
 	.msg = imapd_op_msg,

@@ -345,11 +345,18 @@ bool imap_report_updates(struct imap_server *s, bool expunges)
 		imap_untagged(s, "%u RECENT", info.recent);
 	if (info.highestmodseq > s->modseq_sent) {
 		uint32_t upto = known < info.exists ? known : info.exists;
-		for (uint32_t seq = 1; seq <= upto; seq++) {
+		for (uint32_t seq = 1; seq <= upto;) {
 			struct imap_msg m;
-			s->ops->msg(s->ctx, s->box, seq, &m);
+			uint32_t found = seq;
+			if (s->ops->next_changed) {
+				if (!s->ops->next_changed(s->ctx, s->box, seq, upto, s->modseq_sent, &found, &m))
+					break;
+			} else {
+				s->ops->msg(s->ctx, s->box, seq, &m);
+			}
 			if (m.modseq > s->modseq_sent && !imap_own_change(s, m.uid, m.modseq))
-				imap_put_flag_fetch(s, seq, &m, false);
+				imap_put_flag_fetch(s, found, &m, false);
+			seq = found + 1;
 		}
 		s->modseq_sent = info.highestmodseq;
 	}

@@ -196,6 +196,13 @@ struct imap_server_ops {
 	                               struct imap_box_info *info);
 	/* Message seq (1..info.exists) of the view. */
 	void (*msg)(void *ctx, void *box, uint32_t seq, struct imap_msg *m);
+	/* The first message from seq to upto whose modseq is above since:
+	 * its number in *found and its state in *m; false when there is none.
+	 * What an update after another session's change needs, without
+	 * asking for every message of a big folder one by one. May be NULL
+	 * (then msg is asked for each). */
+	bool (*next_changed)(void *ctx, void *box, uint32_t seq, uint32_t upto, uint64_t since, uint32_t *found,
+	                     struct imap_msg *m);
 	/* The sequence numbers of the messages with UIDs in lo..hi: false
 	 * when there are none. */
 	bool (*uid_range)(void *ctx, void *box, uint32_t lo, uint32_t hi, uint32_t *seq_lo, uint32_t *seq_hi);

@@ -74,6 +74,8 @@ void store_view_rest(struct store_view *v);
 enum imap_store_result store_view_sync(struct store_view *v, bool expunges, const struct imap_sync_sink *sink,
                                        struct imap_box_info *info);
 void store_view_msg(struct store_view *v, uint32_t seq, struct imap_msg *m);
+bool store_view_next_changed(struct store_view *v, uint32_t seq, uint32_t upto, uint64_t since, uint32_t *found,
+                             struct imap_msg *m);
 bool store_view_uid_range(struct store_view *v, uint32_t lo, uint32_t hi, uint32_t *seq_lo, uint32_t *seq_hi);
 int store_view_keyword(struct store_view *v, const char *name, bool create);
 enum imap_store_result store_view_store(struct store_view *v, uint32_t seq, enum imap_store_mode mode,

@@ -35,9 +35,15 @@
  * uidlist or directory that claims more is damaged or hostile). */
 #define STORE_FOLDER_MSGS_MAX 1000000u
 /* A directory mtime closer than this to the scan that read it may be
- * shared by a later change (coarse timestamps, clocks of NFS clients):
- * the directory is read again at the next sync. */
-#define STORE_TRUST_NS (2 * 1000000000LL)
+ * shared by a later change: the directory is read again at the next
+ * sync. Linux stamps a directory from its coarse clock, which trails
+ * the clock we read by at most one tick (1-10 ms), so a tenth of a
+ * second is ample on a local file system; it is also short enough that
+ * a delivery seen by a thousand IDLE sessions costs a few scans of the
+ * folder, not one per session. (A Maildir on NFS shared with other
+ * hosts would need the hosts' clock skew here; such a setup is not
+ * supported.) */
+#define STORE_TRUST_NS (100 * 1000000LL)
 /* The cache (tern-index) is rewritten at most this often while a folder
  * is in use; always when its last user lets go. */
 #define STORE_SAVE_NS (5 * 1000000000LL)

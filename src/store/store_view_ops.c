@@ -135,6 +135,27 @@ void store_view_msg(struct store_view *v, uint32_t seq, struct imap_msg *m)
 	pthread_mutex_unlock(&f->mu);
 }
 
+bool store_view_next_changed(struct store_view *v, uint32_t seq, uint32_t upto, uint64_t since, uint32_t *found,
+                             struct imap_msg *m)
+{
+	struct folder *f = v->f;
+	bool hit = false;
+	pthread_mutex_lock(&f->mu);
+	if (upto > v->exists)
+		upto = v->exists;
+	for (uint32_t s = seq; s >= 1 && s <= upto; s++) {
+		const struct fmsg *fm = view_fmsg(v, s);
+		if (fm && fm->modseq > since) {
+			view_fill_msg(v, fm, m);
+			*found = s;
+			hit = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&f->mu);
+	return hit;
+}
+
 bool store_view_uid_range(struct store_view *v, uint32_t lo, uint32_t hi, uint32_t *seq_lo, uint32_t *seq_hi)
 {
 	struct folder *f = v->f;
