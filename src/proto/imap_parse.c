@@ -16,7 +16,7 @@
 
 /* ------------------------------------------------------------- reader */
 
-#define IMAP_READ_KEEP 4096
+#define IMAP_READ_KEEP 0 /* an idle session keeps no command buffer */
 
 void imap_reader_init(struct imap_reader *r)
 {

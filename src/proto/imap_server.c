@@ -766,7 +766,11 @@ static enum imap_exec_result imap_exec_idle(struct imap_server *s, struct imap_c
 	buf_puts(&s->out, "+ idling\r\n");
 	c->done_status = NULL;
 	s->wait = IMAP_W_IDLE;
-	imap_reader_next(&s->rd); /* the command stays for its tag; DONE is read next */
+	imap_reader_next(&s->rd); /* DONE is read next */
+	/* Idling lasts up to 30 minutes, in thousands of sessions: only the
+	 * tag (s->tag) is kept for the answer, not the command's 4 KiB. */
+	imap_cmd_free(s->cmd);
+	s->cmd = NULL;
 	if (s->ops->idle)
 		s->ops->idle(s->ctx, true);
 	return IMAP_EXEC_DONE;
