@@ -423,6 +423,24 @@ static void uidlist_new_guid(char out[33])
 	out[32] = '\0';
 }
 
+/* The records m[0..n) through b into fd. 0 or -1. */
+static int uidlist_write_recs(int fd, struct buf *b, const struct fmsg *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (uidlist_put_rec(b, &m[i]) < 0 || uidlist_flush_buf(fd, b, false) < 0)
+			return -1;
+	return 0;
+}
+
+/* The end of a write: what b holds, then the data on disk; *st is the
+ * file's new identity. 0 or -1. */
+static int uidlist_finish(int fd, struct buf *b, struct stat *st)
+{
+	if (uidlist_flush_buf(fd, b, true) < 0 || fsutil_fdatasync(fd) < 0 || fstat(fd, st) < 0)
+		return -1;
+	return 0;
+}
+
 static int uidlist_append(struct folder *f, const char *path, const struct fmsg *add, size_t nadd)
 {
 	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
@@ -430,17 +448,10 @@ static int uidlist_append(struct folder *f, const char *path, const struct fmsg 
 		return -1;
 	struct buf b;
 	buf_init(&b, 0);
-	int rc = 0;
-	for (size_t i = 0; i < nadd && rc == 0; i++)
-		if (uidlist_put_rec(&b, &add[i]) < 0 || uidlist_flush_buf(fd, &b, false) < 0)
-			rc = -1;
-	if (rc == 0 && uidlist_flush_buf(fd, &b, true) < 0)
-		rc = -1;
-	if (rc == 0 && fsutil_fdatasync(fd) < 0)
-		rc = -1;
 	struct stat st;
-	if (rc == 0 && fstat(fd, &st) < 0)
-		rc = -1;
+	int rc = uidlist_write_recs(fd, &b, add, nadd);
+	if (rc == 0)
+		rc = uidlist_finish(fd, &b, &st);
 	int e = errno;
 	buf_free(&b);
 	close(fd);
@@ -476,19 +487,13 @@ static int uidlist_recreate(struct folder *f, const char *path, const struct fms
 		rc = buf_putc(&b, ' ') < 0 || buf_puts(&b, f->hdr_ext) < 0 ? -1 : 0;
 	if (rc == 0)
 		rc = buf_putc(&b, '\n');
-	for (size_t i = 0; i < f->n && rc == 0; i++)
-		if (uidlist_put_rec(&b, &f->msgs[i]) < 0 || uidlist_flush_buf(fd, &b, false) < 0)
-			rc = -1;
-	for (size_t i = 0; i < nadd && rc == 0; i++)
-		if (uidlist_put_rec(&b, &add[i]) < 0 || uidlist_flush_buf(fd, &b, false) < 0)
-			rc = -1;
-	if (rc == 0 && uidlist_flush_buf(fd, &b, true) < 0)
-		rc = -1;
-	if (rc == 0 && fsutil_fdatasync(fd) < 0)
-		rc = -1;
+	if (rc == 0)
+		rc = uidlist_write_recs(fd, &b, f->msgs, f->n);
+	if (rc == 0)
+		rc = uidlist_write_recs(fd, &b, add, nadd);
 	struct stat st;
-	if (rc == 0 && fstat(fd, &st) < 0)
-		rc = -1;
+	if (rc == 0)
+		rc = uidlist_finish(fd, &b, &st);
 	if (rc == 0 && store_stat_mtime_ns(&st) <= old_mtime) {
 		/* Readers tell versions apart by mtime too: it must grow. */
 		int64_t t = old_mtime + 1000000;
