@@ -66,6 +66,7 @@ struct scheduler {
 };
 
 static void scheduler_run(struct scheduler *s);
+static void scheduler_arm(struct scheduler *s);
 
 static void sched_list_push(struct sched_list *l, struct sched_entry *e)
 {
@@ -126,6 +127,9 @@ static void scheduler_timer_cb(void *arg)
 	while ((e = sched_list_pop(&s->waiting)) != NULL)
 		sched_list_push(e->next_try <= now ? &s->ready : &still, e);
 	s->waiting = still;
+	/* Entries added while the timer was armed for an earlier instant
+	 * relied on this firing: the timer must go on for them. */
+	scheduler_arm(s);
 	scheduler_run(s);
 }
 

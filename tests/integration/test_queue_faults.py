@@ -224,3 +224,24 @@ def test_ledger_under_rotating_faults(faulty, remote):
     for key, rcpts in acked:
         if rcpts[0].startswith("list@"):
             assert relayed(remote, key) == 1, (key, srv.log())
+
+
+def test_every_deferred_message_is_retried(faulty):
+    """Deliveries fail while messages arrive over a few seconds, each one
+    deferred at its own instant, then the fault is lifted: every message
+    must be retried and delivered. (The scheduler's timer, when it fired,
+    did not arm itself again for entries due later than it: a message
+    deferred between a second's turn and the timer's firing waited for an
+    unrelated event, forever on an idle server.)"""
+    srv = faulty("rename */mail/*/new/* 0 -1 EIO")
+    keys = []
+    for i in range(16):
+        key = "R%02d" % i
+        assert send(srv, ["carol@%s" % DOMAIN], key) is True
+        keys.append(key)
+        time.sleep(0.2)
+    assert srv.faults.injected(), "no delivery failed"
+    srv.faults.arm()
+    settle(srv, timeout=30)
+    for key in keys:
+        assert copies(srv, DOMAIN, "carol", key) == 1, key
