@@ -103,6 +103,46 @@ class ConnectionClosed(Exception):
     pass
 
 
+class LineWire:
+    """A raw client for the line protocols (POP3, IMAP): exact bytes out,
+    strict CR LF lines in."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=30):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("closed; unread %r" % self.buf)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def closed(self, timeout=None):
+        """True when the server closes the connection (reading what it still
+        sends), False when it stays open for the timeout."""
+        if timeout is not None:
+            self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+
+
 class SMTPWire:
     """A line-level SMTP client on a plain socket: sends exactly the bytes it
     is given and parses replies strictly (only CR LF ends a reply line)."""

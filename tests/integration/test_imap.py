@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import DOMAIN, PASSWORD, free_port, poll_until
+from conftest import DOMAIN, PASSWORD, LineWire, free_port, poll_until
 
 BOB = "bob@%s" % DOMAIN
 CAROL = "carol@%s" % DOMAIN
@@ -72,29 +72,13 @@ class ImapServer:
         return ImapWire(self.imap_port)
 
 
-class ImapWire:
+class ImapWire(LineWire):
     """A raw IMAP client: exact bytes out, CR LF lines in."""
 
     def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        self.buf = b""
+        super().__init__(port)
         greeting = self.line()
         assert greeting.startswith(b"* OK [CAPABILITY IMAP4rev1"), greeting
-
-    def close(self):
-        self.sock.close()
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError("closed; unread %r" % self.buf)
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
 
     def until_tagged(self, tag):
         """Every line up to and including the tagged reply for tag."""
@@ -110,17 +94,7 @@ class ImapWire:
         return self.until_tagged(tag)
 
     def closed(self, timeout=10):
-        self.sock.settimeout(timeout)
-        try:
-            while True:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    return True
-                self.buf += chunk
-        except ConnectionResetError:
-            return True
-        except socket.timeout:
-            return False
+        return super().closed(timeout)
 
 
 @pytest.fixture

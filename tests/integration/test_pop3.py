@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import DOMAIN, PASSWORD, free_port, poll_until
+from conftest import DOMAIN, PASSWORD, LineWire, free_port, poll_until
 
 BOB = "bob@%s" % DOMAIN
 CAROL = "carol@%s" % DOMAIN
@@ -66,29 +66,13 @@ class Pop3Server:
         return POP3Wire(self.pop3_port)
 
 
-class POP3Wire:
+class POP3Wire(LineWire):
     """A raw POP3 client: exact bytes out, strict CR LF lines in."""
 
     def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        self.buf = b""
+        super().__init__(port)
         greeting = self.line()
         assert greeting == b"+OK tern POP3 ready", greeting
-
-    def close(self):
-        self.sock.close()
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError("closed; unread %r" % self.buf)
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
 
     def cmd(self, line):
         self.send(line + b"\r\n")
@@ -102,18 +86,6 @@ class POP3Wire:
             if line == b".":
                 return out
             out.append(line)
-
-    def closed(self):
-        try:
-            while True:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    return True
-                self.buf += chunk
-        except ConnectionResetError:
-            return True
-        except socket.timeout:
-            return False
 
 
 @pytest.fixture
