@@ -230,16 +230,7 @@ class SMTPWire:
     def wait_closed(self):
         """True when the server closes the connection (reading any bytes it
         still sends); fails if it stays open for the whole timeout."""
-        try:
-            while True:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    return True
-                self.buf += chunk
-        except ConnectionResetError:
-            return True
-        except socket.timeout:
-            return False
+        return LineWire.closed(self)
 
 
 def expect(reply, pattern):
