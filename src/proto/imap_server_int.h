@@ -260,4 +260,28 @@ void imap_append_end(struct imap_server *s);
 enum imap_exec_result imap_exec_append(struct imap_server *s, struct imap_cmd *c);
 void imap_append_free(struct imap_server *s, struct imap_cmd *c);
 
+
+void imap_cmd_free(struct imap_cmd *c);
+/* imap_server_mbox.c: a folder command's tagged answer from the store's
+ * result; a STATUS item list (also for LIST RETURN (STATUS ...)). */
+void imap_done(struct imap_cmd *c, enum imap_store_result r, const char *ok_text);
+bool imap_status_list(const struct imap_arg *l, unsigned *items);
+
+/* ---- imap_server_state.c: commands of any state, logging in, IDLE ---- */
+bool imap_parse_capability(struct imap_server *s, struct imap_cmd *c);
+enum imap_exec_result imap_exec_noop(struct imap_server *s, struct imap_cmd *c);
+bool imap_parse_noop(struct imap_server *s, struct imap_cmd *c);
+bool imap_parse_logout(struct imap_server *s, struct imap_cmd *c);
+enum imap_exec_result imap_exec_logout(struct imap_server *s, struct imap_cmd *c);
+bool imap_parse_id(struct imap_server *s, struct imap_cmd *c);
+bool imap_parse_enable(struct imap_server *s, struct imap_cmd *c);
+bool imap_parse_starttls(struct imap_server *s, struct imap_cmd *c);
+bool imap_parse_compress(struct imap_server *s, struct imap_cmd *c);
+bool imap_parse_login(struct imap_server *s, struct imap_cmd *c);
+void imap_sasl_response(struct imap_server *s, const char *line, size_t n);
+bool imap_parse_authenticate(struct imap_server *s, struct imap_cmd *c);
+bool imap_parse_idle(struct imap_server *s, struct imap_cmd *c);
+enum imap_exec_result imap_exec_idle(struct imap_server *s, struct imap_cmd *c);
+void imap_idle_line(struct imap_server *s, const char *line, size_t n);
+
 #endif

@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -101,6 +102,15 @@ class Reply:
 
 class ConnectionClosed(Exception):
     pass
+
+
+def tls_context():
+    """A client context that takes tern's self-signed certificate unverified
+    (tests that check certificates use tls_helpers.client_context)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
 
 
 class LineWire:

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import DOMAIN, PASSWORD, LineWire, free_port, poll_until
+from conftest import DOMAIN, PASSWORD, LineWire, free_port, poll_until, tls_context
 
 BOB = "bob@%s" % DOMAIN
 CAROL = "carol@%s" % DOMAIN
@@ -32,13 +32,6 @@ MSG = (b"From: Alice <alice@example.org>\r\n"
        b"\r\n"
        b"first line\r\n"
        b"second line with a needle\r\n")
-
-
-def tls_context():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 class ImapServer:

@@ -22,17 +22,10 @@ import time
 
 import pytest
 
-from conftest import DOMAIN, PASSWORD, LineWire, free_port, poll_until
+from conftest import DOMAIN, PASSWORD, LineWire, free_port, poll_until, tls_context
 
 BOB = "bob@%s" % DOMAIN
 CAROL = "carol@%s" % DOMAIN
-
-
-def tls_context():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 class Pop3Server:
