@@ -30,6 +30,8 @@ struct intake {
 	uint64_t length;
 	bool inflight;
 	bool was_busy;                /* intake_busy() was seen true: resume() owed */
+	char *fields, *out_fields;    /* the tail, set before the commit (owned) */
+	bool junk;
 	enum intake_end end;          /* what the session asked for last */
 	bool end_submitted;
 	int err;                      /* first failure (sticky, loop side) */
@@ -44,6 +46,8 @@ struct intake {
 static void intake_free(struct intake *in)
 {
 	queue_env_free(&in->env);
+	free(in->fields);
+	free(in->out_fields);
 	buf_free(&in->pending);
 	buf_free(&in->block);
 	free(in);
@@ -64,6 +68,9 @@ static void intake_work(void *arg)
 	if (in->w == NULL && (in->w = queue_writer_open(in->q, &in->env)) == NULL)
 		goto fail;
 	if (in->block.len && queue_writer_write(in->w, in->block.data, in->block.len) < 0)
+		goto fail;
+	if (last && (in->fields || in->out_fields || in->junk) &&
+	    queue_writer_tail(in->w, in->fields, in->out_fields, in->junk) < 0)
 		goto fail;
 	if (last) {
 		int rc = queue_commit_durable(in->q, in->w);
@@ -196,6 +203,21 @@ bool intake_busy(struct intake *in)
 uint64_t intake_length(const struct intake *in)
 {
 	return in->length;
+}
+
+int intake_set_tail(struct intake *in, const char *fields, const char *out_fields, bool junk)
+{
+	free(in->fields);
+	free(in->out_fields);
+	in->fields = fields ? strdup(fields) : NULL;
+	in->out_fields = out_fields ? strdup(out_fields) : NULL;
+	in->junk = junk;
+	if ((fields && in->fields == NULL) || (out_fields && in->out_fields == NULL)) {
+		in->err = ENOMEM;
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
 }
 
 void intake_commit(struct intake *in, void (*done)(void *arg, int rc, int err), void *arg)

@@ -38,6 +38,10 @@ int intake_write(struct intake *in, const void *p, size_t n);
  * feeding until resume(). */
 bool intake_busy(struct intake *in);
 uint64_t intake_length(const struct intake *in);
+/* What is known only once the content has passed, for the queue file's
+ * tail (struct queue_env: fields, out_fields, junk); copied; before
+ * intake_commit. 0, or -1 with ENOMEM (the commit then fails). */
+int intake_set_tail(struct intake *in, const char *fields, const char *out_fields, bool junk);
 /* Make the message durable (queue_commit_durable on the pool), then
  * done(arg, rc, err) on the loop: rc 0 accepted, -1 with err. The intake
  * is freed by then; resume() is not called again. */

@@ -33,8 +33,8 @@
 #include "base/maildir_host.h"
 #include "base/syncgroup.h"
 #include "mta/mailstore.h"
+#include "store/store.h"
 
-#define MAILDIR_DIR_MODE   0700
 #define MAILDIR_FILE_MODE  0600
 #define MAILDIR_COPY_BUF   65536
 #define MAILDIR_NAME_TRIES 8
@@ -152,20 +152,11 @@ fail:;
 	return -1;
 }
 
-static int maildir_make_dirs(const char *box)
+/* tmp/, new/ and cur/ as the IMAP store makes them (one owner of the
+ * Maildir layout); a folder also gets its maildirfolder marker. */
+static int maildir_make_dirs(const char *data_dir, const char *box, bool folder)
 {
-	static const char *const subs[] = { "tmp", "new", "cur" };
-	char path[PATH_MAX];
-	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
-		int n = snprintf(path, sizeof path, "%s/%s", box, subs[i]);
-		if (n < 0 || (size_t)n >= sizeof path) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		if (fsutil_mkdirs(path, MAILDIR_DIR_MODE) < 0)
-			return -1;
-	}
-	return 0;
+	return store_make_maildir(data_dir, box, !folder);
 }
 
 /* Write prefix and content into the open tmp file and flush it. */
@@ -183,7 +174,7 @@ int maildir_deliver(const char *data_dir, const char *domain, const char *local,
                     size_t prefix_len, int content_fd, uint64_t content_len, char *path_out,
                     size_t path_len)
 {
-	return maildir_deliver_keyed(data_dir, domain, local, NULL, false, prefix, prefix_len, content_fd,
+	return maildir_deliver_keyed(data_dir, domain, local, NULL, NULL, false, prefix, prefix_len, content_fd,
 	                             content_len, path_out, path_len);
 }
 
@@ -219,8 +210,8 @@ static bool maildir_already(const char *box, const char *name, bool thorough, ch
 	return found;
 }
 
-int maildir_deliver_keyed(const char *data_dir, const char *domain, const char *local, const char *key,
-                          bool thorough, const char *prefix, size_t prefix_len, int content_fd,
+int maildir_deliver_keyed(const char *data_dir, const char *domain, const char *local, const char *folder,
+                          const char *key, bool thorough, const char *prefix, size_t prefix_len, int content_fd,
                           uint64_t content_len, char *path_out, size_t path_len)
 {
 	char box[PATH_MAX], tmp[PATH_MAX], final[PATH_MAX], name[NAME_MAX + 1],
@@ -233,6 +224,18 @@ int maildir_deliver_keyed(const char *data_dir, const char *domain, const char *
 		return -1;
 	}
 	int n;
+	if (folder) {
+		size_t bl = strlen(box);
+		if (folder[0] != '.' || strchr(folder, '/') || strcmp(folder, ".") == 0 || strcmp(folder, "..") == 0) {
+			errno = EINVAL;
+			return -1;
+		}
+		n = snprintf(box + bl, sizeof box - bl, "/%s", folder);
+		if (n < 0 || (size_t)n >= sizeof box - bl) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+	}
 	maildir_host(host, sizeof host);
 
 	bool made_dirs = false;
@@ -282,8 +285,8 @@ int maildir_deliver_keyed(const char *data_dir, const char *domain, const char *
 		if (fd >= 0)
 			break;
 		if (errno == ENOENT && !made_dirs) {
-			/* First delivery to this mailbox. */
-			if (maildir_make_dirs(box) < 0)
+			/* First delivery to this mailbox or folder. */
+			if (maildir_make_dirs(data_dir, box, folder != NULL) < 0)
 				return -1;
 			made_dirs = true;
 		} else if (errno == EEXIST && key && tries == 0) {
@@ -304,7 +307,7 @@ int maildir_deliver_keyed(const char *data_dir, const char *domain, const char *
 		goto fail_tmp;
 	if (rename(tmp, final) < 0) {
 		/* new/ removed by hand since tmp/ was there: make it again. */
-		if (errno != ENOENT || made_dirs || maildir_make_dirs(box) < 0 ||
+		if (errno != ENOENT || made_dirs || maildir_make_dirs(data_dir, box, folder != NULL) < 0 ||
 		    rename(tmp, final) < 0)
 			goto fail_tmp;
 	}

@@ -32,8 +32,10 @@ int maildir_deliver(const char *data_dir, const char *domain, const char *local,
  * keyed by queue id and recipient is thus idempotent: a retry after a
  * crash between the Maildir rename and the queue's record of it does not
  * deliver twice. */
-int maildir_deliver_keyed(const char *data_dir, const char *domain, const char *local, const char *key,
-                          bool thorough, const char *prefix, size_t prefix_len, int content_fd,
+/* folder: NULL for INBOX, or a Maildir++ folder directory (".Junk")
+ * made as the IMAP store makes it when it is missing. */
+int maildir_deliver_keyed(const char *data_dir, const char *domain, const char *local, const char *folder,
+                          const char *key, bool thorough, const char *prefix, size_t prefix_len, int content_fd,
                           uint64_t content_len, char *path_out, size_t path_len);
 
 #endif

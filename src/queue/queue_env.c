@@ -27,8 +27,10 @@ int queue_env_dup(struct queue_env *dst, const struct queue_env *src)
 	dst->eightbit = src->eightbit;
 	dst->content_len = src->content_len;
 	dst->content_off = src->content_off;
+	dst->junk = src->junk;
 	if (queue_file_dup_str(&dst->sender, src->sender) < 0 || queue_file_dup_str(&dst->helo, src->helo) < 0 ||
-	    queue_file_dup_str(&dst->client, src->client) < 0 || queue_file_dup_str(&dst->auth_user, src->auth_user) < 0)
+	    queue_file_dup_str(&dst->client, src->client) < 0 || queue_file_dup_str(&dst->auth_user, src->auth_user) < 0 ||
+	    queue_file_dup_str(&dst->fields, src->fields) < 0 || queue_file_dup_str(&dst->out_fields, src->out_fields) < 0)
 		goto fail;
 	if (src->nrcpts) {
 		dst->rcpts = calloc(src->nrcpts, sizeof *dst->rcpts);
@@ -67,5 +69,7 @@ void queue_env_free(struct queue_env *env)
 	free(env->helo);
 	free(env->client);
 	free(env->auth_user);
+	free(env->fields);
+	free(env->out_fields);
 	memset(env, 0, sizeof *env);
 }

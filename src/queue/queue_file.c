@@ -21,7 +21,14 @@
  *                             runs to the end of the line
  *   content
  *   <content octets>          exactly as handed to queue_writer_write
+ *   field TEXT                optional tail records, known only once the
+ *   field-out TEXT            content has passed: header fields for local
+ *   junk                      copies / for relayed copies, with '%' and LF
+ *                             written as %25 and %0A; the Junk flag
  *   END <content-length>\n    the trailer
+ *
+ * Format 1 (no tail records, "tern-queue 1") is still read: files made
+ * before the tail existed stay deliverable after an upgrade.
  *
  * Values come from the network, so the writer refuses CR and LF in them
  * (EINVAL) instead of letting a client forge records. The reader trusts
@@ -50,7 +57,8 @@
 
 #include "base/fsutil.h"
 
-#define QUEUE_FILE_MAGIC "tern-queue 1"
+#define QUEUE_FILE_MAGIC "tern-queue 2"
+#define QUEUE_FILE_MAGIC_V1 "tern-queue 1"
 /* "END " + 20 digits of a uint64_t + LF */
 #define QUEUE_FILE_TRAILER_MAX (4 + 20 + 1)
 
@@ -63,6 +71,7 @@ struct queue_writer {
 	size_t olen;
 	uint64_t content_len;
 	bool finished; /* trailer written and file fsync'ed */
+	bool tailed;   /* tail records written: no more content */
 	bool recycled; /* a file from queue/free/: may hold an older, longer message */
 	int err;       /* first errno seen; every later call fails with it */
 };
@@ -214,22 +223,29 @@ static int queue_file_put_record(struct queue_writer *w, const char *key, const 
 	return queue_file_put(w, "\n", 1);
 }
 
-/* The ADDR field ends at the first space, so a quoted local part holding
- * one ("a b"@example.org is legal, RFC 5321 4.1.2) is escaped. */
-static int queue_file_put_addr(struct queue_writer *w, const char *addr)
+/* A value with the octets that would end it escaped as %XX: the ADDR
+ * field of rcpt ends at the first space (a quoted local part may hold
+ * one: "a b"@example.org, RFC 5321 4.1.2), a tail field at LF. '%'
+ * itself is always escaped. */
+static int queue_file_put_escaped(struct queue_writer *w, const char *v, char special)
 {
-	for (const char *s = addr; *s; s++) {
+	for (const char *s = v; *s; s++) {
 		int r;
 		if (*s == '%')
 			r = queue_file_puts(w, "%25");
-		else if (*s == ' ')
-			r = queue_file_puts(w, "%20");
+		else if (*s == special)
+			r = queue_file_puts(w, special == ' ' ? "%20" : "%0A");
 		else
 			r = queue_file_put(w, s, 1);
 		if (r < 0)
 			return -1;
 	}
 	return 0;
+}
+
+static int queue_file_put_addr(struct queue_writer *w, const char *addr)
+{
+	return queue_file_put_escaped(w, addr, ' ');
 }
 
 static int queue_file_put_header(struct queue_writer *w, const struct queue_env *env)
@@ -320,7 +336,7 @@ fail:;
 
 int queue_writer_write(struct queue_writer *w, const void *p, size_t n)
 {
-	if (w->finished) {
+	if (w->finished || w->tailed) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -332,6 +348,34 @@ int queue_writer_write(struct queue_writer *w, const void *p, size_t n)
 		return -1;
 	w->content_len += n;
 	return 0;
+}
+
+static bool queue_file_tail_ok(const char *v)
+{
+	return v == NULL || (strlen(v) <= QUEUE_TAIL_MAX && strchr(v, '\r') == NULL);
+}
+
+static int queue_file_put_tail_field(struct queue_writer *w, const char *key, const char *v)
+{
+	if (v == NULL || v[0] == '\0')
+		return 0;
+	if (queue_file_puts(w, key) < 0 || queue_file_put(w, " ", 1) < 0 || queue_file_put_escaped(w, v, '\n') < 0)
+		return -1;
+	return queue_file_put(w, "\n", 1);
+}
+
+int queue_writer_tail(struct queue_writer *w, const char *fields, const char *out_fields, bool junk)
+{
+	if (w->finished || w->tailed || !queue_file_tail_ok(fields) || !queue_file_tail_ok(out_fields)) {
+		errno = EINVAL;
+		return -1;
+	}
+	w->tailed = true;
+	/* A line of its own: the content need not end in LF. */
+	if (queue_file_put(w, "\n", 1) < 0 || queue_file_put_tail_field(w, "field", fields) < 0 ||
+	    queue_file_put_tail_field(w, "field-out", out_fields) < 0)
+		return -1;
+	return junk ? queue_file_put_record(w, "junk", NULL) : 0;
 }
 
 uint64_t queue_writer_length(const struct queue_writer *w)
@@ -430,8 +474,9 @@ static char *queue_file_strndup(const char *s, size_t n)
 	return d;
 }
 
-/* Undo queue_file_put_addr: only %25 and %20 exist. */
-static char *queue_file_decode_addr(const char *s, size_t n)
+/* Undo queue_file_put_escaped with the same special octet: only %25
+ * and that octet's escape exist. */
+static char *queue_file_unescape(const char *s, size_t n, char special)
 {
 	char *d = malloc(n + 1);
 	if (d == NULL)
@@ -442,8 +487,9 @@ static char *queue_file_decode_addr(const char *s, size_t n)
 			d[j++] = s[i];
 			continue;
 		}
-		if (i + 2 < n && s[i + 1] == '2' && (s[i + 2] == '5' || s[i + 2] == '0')) {
-			d[j++] = s[i + 2] == '5' ? '%' : ' ';
+		const char *esc = s + i + 1;
+		if (i + 2 < n && (memcmp(esc, "25", 2) == 0 || memcmp(esc, special == ' ' ? "20" : "0A", 2) == 0)) {
+			d[j++] = esc[0] == '2' && esc[1] == '5' ? '%' : special;
 			i += 2;
 			continue;
 		}
@@ -478,7 +524,7 @@ static int queue_file_add_rcpt(struct queue_env *env, size_t *cap, const char *v
 	}
 	struct queue_rcpt *r = &env->rcpts[env->nrcpts];
 	memset(r, 0, sizeof *r);
-	r->addr = queue_file_decode_addr(v, (size_t)(sp - v));
+	r->addr = queue_file_unescape(v, (size_t)(sp - v), ' ');
 	if (r->addr == NULL)
 		return -1;
 	if (r->addr[0] == '\0') {
@@ -586,7 +632,8 @@ invalid:
 	return -1;
 }
 
-int queue_file_read_trailer(int fd, uint64_t header_len, uint64_t size, uint64_t *content_len)
+int queue_file_read_trailer_tail(int fd, uint64_t header_len, uint64_t size, uint64_t *content_len,
+                                 uint64_t *tail_len)
 {
 	char t[QUEUE_FILE_TRAILER_MAX];
 	if (header_len > size)
@@ -610,9 +657,74 @@ int queue_file_read_trailer(int fd, uint64_t header_len, uint64_t size, uint64_t
 	if (!queue_store_parse_u64(t + d, ndig, UINT64_MAX, &n))
 		goto invalid;
 	uint64_t trailer_len = 4 + ndig + 1;
-	if (trailer_len > rest || n != rest - trailer_len)
+	if (trailer_len > rest || n > rest - trailer_len)
 		goto invalid;
 	*content_len = n;
+	*tail_len = rest - trailer_len - n;
+	return 0;
+invalid:
+	errno = EINVAL;
+	return -1;
+}
+
+int queue_file_read_trailer(int fd, uint64_t header_len, uint64_t size, uint64_t *content_len)
+{
+	uint64_t tail;
+	if (queue_file_read_trailer_tail(fd, header_len, size, content_len, &tail) < 0)
+		return -1;
+	if (tail != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+/* The tail records (format 2) at off, len octets: a line end that closes
+ * the content, then field, field-out and junk, each at most once. */
+static int queue_file_parse_tail(int fd, off_t off, uint64_t len, struct queue_env *env)
+{
+	if (len == 0)
+		return 0;
+	/* Two fields, each tripled at worst by escaping, keys and ends. */
+	if (len > 6 * (uint64_t)QUEUE_TAIL_MAX + 64)
+		goto invalid;
+	char *t = malloc((size_t)len);
+	if (t == NULL)
+		return -1;
+	ssize_t r = fsutil_pread_all(fd, t, (size_t)len, off);
+	if (r < 0 || (uint64_t)r != len || t[0] != '\n' || t[len - 1] != '\n' || memchr(t, '\0', (size_t)len)) {
+		free(t);
+		if (r >= 0)
+			goto invalid;
+		return -1;
+	}
+	size_t pos = 1;
+	bool bad = false;
+	while (pos < len && !bad) {
+		char *line = t + pos;
+		char *nl = memchr(line, '\n', (size_t)len - pos);
+		size_t n = (size_t)(nl - line);
+		pos += n + 1;
+		char **target = NULL;
+		if (n == 4 && memcmp(line, "junk", 4) == 0 && !env->junk) {
+			env->junk = true;
+			continue;
+		}
+		if (n > 6 && memcmp(line, "field ", 6) == 0 && env->fields == NULL)
+			target = &env->fields;
+		else if (n > 10 && memcmp(line, "field-out ", 10) == 0 && env->out_fields == NULL)
+			target = &env->out_fields;
+		if (target == NULL) {
+			bad = true;
+			break;
+		}
+		size_t k = target == &env->fields ? 6 : 10;
+		if ((*target = queue_file_unescape(line + k, n - k, '\n')) == NULL)
+			bad = true;
+	}
+	free(t);
+	if (bad)
+		goto invalid;
 	return 0;
 invalid:
 	errno = EINVAL;
@@ -634,7 +746,7 @@ static int queue_file_parse(int fd, const char *id, struct queue_env *env)
 	unsigned seen = 0;
 	size_t cap = 0;
 	int rc = -1;
-	bool first = true;
+	bool first = true, v2 = false;
 	for (;;) {
 		enum queue_file_line_result lr = queue_file_lines_next(&l);
 		if (lr == QUEUE_FILE_LINE_ERR)
@@ -644,8 +756,14 @@ static int queue_file_parse(int fd, const char *id, struct queue_env *env)
 			goto out;
 		}
 		if (first) {
-			if (strcmp(l.line.data ? l.line.data : "", QUEUE_FILE_MAGIC) != 0 ||
-			    l.line.len != sizeof QUEUE_FILE_MAGIC - 1) {
+			const char *m = l.line.data ? l.line.data : "";
+			if (strlen(m) != l.line.len) {
+				errno = EINVAL;
+				goto out;
+			}
+			if (strcmp(m, QUEUE_FILE_MAGIC) == 0)
+				v2 = true;
+			else if (strcmp(m, QUEUE_FILE_MAGIC_V1) != 0) {
 				errno = EINVAL;
 				goto out;
 			}
@@ -664,9 +782,16 @@ static int queue_file_parse(int fd, const char *id, struct queue_env *env)
 		errno = EINVAL;
 		goto out;
 	}
-	if (queue_file_read_trailer(fd, l.off, (uint64_t)st.st_size, &env->content_len) < 0)
+	uint64_t tail_len;
+	if (queue_file_read_trailer_tail(fd, l.off, (uint64_t)st.st_size, &env->content_len, &tail_len) < 0)
 		goto out;
+	if (tail_len && !v2) {
+		errno = EINVAL;
+		goto out;
+	}
 	env->content_off = (off_t)l.off;
+	if (queue_file_parse_tail(fd, (off_t)(l.off + env->content_len), tail_len, env) < 0)
+		goto out;
 	rc = 0;
 out:;
 	int saved = errno;

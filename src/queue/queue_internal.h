@@ -103,6 +103,11 @@ void queue_corrupt_make_room(const char *data_dir, uint64_t incoming);
  * every octet after the header_len octets of envelope records. Sets
  * *content_len. 0; -1 with EINVAL (torn or lying) or a read's errno. */
 int queue_file_read_trailer(int fd, uint64_t header_len, uint64_t size, uint64_t *content_len);
+/* The same for a queue file of format 2, where tail records may lie
+ * between the content and the trailer: *content_len is the trailer's
+ * count, *tail_len the octets between (0 for a file of format 1). */
+int queue_file_read_trailer_tail(int fd, uint64_t header_len, uint64_t size, uint64_t *content_len,
+                                 uint64_t *tail_len);
 
 /* queue_state.c: apply msg/ID.st to env->rcpts (0, or -1 with errno on a
  * read error; bad records are logged and skipped). */

@@ -57,6 +57,12 @@ struct queue_env {
 	size_t nrcpts;
 	uint64_t content_len; /* set by queue_load */
 	off_t content_off;    /* set by queue_load: where the content starts */
+	/* Known only once the content has passed (the tail records of
+	 * docs/queue.md): header fields to put above the content, LF line
+	 * ends, NULL for none. */
+	char *fields;         /* in local copies: Authentication-Results (owned) */
+	char *out_fields;     /* in relayed copies only: DKIM-Signature (owned) */
+	bool junk;            /* local copies go into the Junk folder */
 };
 
 /*
@@ -88,6 +94,12 @@ int queue_init_dirs(struct queue *q);
 struct queue_writer;
 struct queue_writer *queue_writer_open(struct queue *q, const struct queue_env *env);
 int queue_writer_write(struct queue_writer *w, const void *p, size_t n); /* 0, -1 with errno */
+/* After the last write, before finish: the tail of the envelope (the
+ * fields and flag of struct queue_env above). Each at most
+ * QUEUE_TAIL_MAX octets. 0, or -1 with errno (EINVAL: too long, or
+ * called twice). */
+#define QUEUE_TAIL_MAX (64 * 1024)
+int queue_writer_tail(struct queue_writer *w, const char *fields, const char *out_fields, bool junk);
 uint64_t queue_writer_length(const struct queue_writer *w);            /* content octets so far */
 const char *queue_writer_id(const struct queue_writer *w);
 /* Write the trailer and fsync the file (worker pool). 0 / -1 errno. */

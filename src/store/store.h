@@ -107,4 +107,10 @@ enum imap_store_result store_append_commit(struct imap_append *ap, unsigned flag
                                            uint32_t *uid);
 void store_append_abort(struct imap_append *ap);
 
+/* Make the Maildir at path (tmp/, new/, cur/, and for a folder other
+ * than INBOX the Maildir++ maildirfolder marker), every part durable.
+ * Existing parts are left as they are. Delivery into a folder (Junk)
+ * uses it too, so that every reader sees the folder as this store makes it. */
+int store_make_maildir(const char *root, const char *path, bool is_inbox);
+
 #endif

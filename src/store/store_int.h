@@ -352,7 +352,6 @@ const char *store_special_name(size_t i);
 bool store_folder_exists(const char *path);
 /* Does the folder exist; create a special-use folder that does not. */
 enum imap_store_result store_folder_ready(struct store *st, const char *name, char *path, size_t len);
-int store_make_maildir(const char *root, const char *path, bool is_inbox);
 
 /* ---- view.c ---- */
 void view_catch_up(struct store_view *v, bool expunges, bool grow, const struct imap_sync_sink *sink);

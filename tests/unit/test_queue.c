@@ -364,7 +364,7 @@ static void test_queue_invalid_files(void **state)
 	queue_env_free(&got);
 
 	const char *bad[] = {
-		"tern-queue 2\nid %s\narrival 5\nsender a@b\nrcpt c@d c@d\ncontent\nhiEND 2\n",
+		"tern-queue 3\nid %s\narrival 5\nsender a@b\nrcpt c@d c@d\ncontent\nhiEND 2\n",
 		"tern-queue 1\nid %s\narrival 5\nsender a@b\nrcpt c@d c@d\nbogus x\ncontent\nhiEND "
 		"2\n",
 		"tern-queue 1\nid %s\narrival 5\nsender a@b\nsender a@b\nrcpt c@d "
@@ -884,6 +884,511 @@ static void test_queue_fsutil(void **state)
 	assert_int_equal(errno, ENOENT);
 }
 
+/* ------------------------------------------------------------- the tail */
+
+/* Like test_queue_store_msg, with queue_writer_tail after the content. */
+static void test_queue_store_tailed(const struct tq *t, const struct queue_env *env, const void *content,
+                                    size_t len, size_t chunk, const char *fields, const char *out_fields,
+                                    bool junk)
+{
+	struct queue_writer *w = queue_writer_open(t->q, env);
+	assert_non_null(w);
+	const char *c = content;
+	for (size_t off = 0; off < len;) {
+		size_t n = len - off < chunk ? len - off : chunk;
+		assert_int_equal(queue_writer_write(w, c + off, n), 0);
+		off += n;
+	}
+	assert_int_equal(queue_writer_tail(w, fields, out_fields, junk), 0);
+	assert_int_equal(queue_writer_length(w), len); /* the tail is not content */
+	assert_int_equal(queue_writer_finish(w), 0);
+	assert_int_equal(queue_writer_commit(w), 0);
+	assert_int_equal(queue_sync_msgdir(t->q), 0);
+}
+
+/* The content is exactly what was written; the tail's own LF follows. */
+static void test_queue_check_tailed_content(const struct tq *t, const struct queue_env *env, const void *content,
+                                            size_t len)
+{
+	assert_int_equal(env->content_len, len);
+	int fd = queue_open_content(t->q, env);
+	assert_true(fd >= 0);
+	char *got = malloc(len + 1);
+	assert_non_null(got);
+	assert_int_equal(fsutil_read_all(fd, got, len + 1), (ssize_t)len + 1);
+	bool same = memcmp(got, content, len) == 0 && got[len] == '\n';
+	free(got);
+	close(fd);
+	assert_true(same);
+}
+
+static void test_queue_check_str(const char *got, const char *want)
+{
+	if (want == NULL || want[0] == '\0')
+		assert_null(got); /* an empty value writes no record */
+	else
+		assert_string_equal(got, want);
+}
+
+static void test_queue_tail_round_trip(void **state)
+{
+	struct tq *t = *state;
+	struct queue_env env;
+	struct queue_rcpt rcpts[3];
+	test_queue_env(&env, rcpts);
+	/* several lines, '%' alone and before what looks like an escape,
+	 * an "END n" and a "field" record of their own inside the value */
+	static const char fields[] = "Authentication-Results: mx.example.org;\n"
+	                             "\tspf=pass smtp.mailfrom=100%@example.org;\n"
+	                             "\tdkim=pass header.d=%25%0A%0a%\n"
+	                             "X-End: \nEND 12\nfield junk\njunk\n";
+	static const char out_fields[] = "DKIM-Signature: v=1; a=rsa-sha256; d=example.org; s=s%1;\n"
+	                                 "\tb=AbC+dEf/%%==\n";
+	static const char content[] = "Subject: hi\n\nbody\n";
+	static const struct {
+		const char *fields, *out_fields;
+		bool junk;
+	} tails[] = {
+		{ fields, out_fields, true },
+		{ fields, NULL, false },
+		{ NULL, out_fields, false },
+		{ NULL, NULL, true },
+		{ NULL, NULL, false }, /* a tail of one LF */
+		{ "", "", false },
+		{ "%", "\n", true },
+		{ "\n\n\n", "%%%", false },
+	};
+	static const size_t chunks[] = { 1, 5, sizeof content };
+	for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
+		for (size_t k = 0; k < sizeof chunks / sizeof chunks[0]; k++) {
+			queue_new_id(env.id);
+			test_queue_store_tailed(t, &env, content, sizeof content - 1, chunks[k], tails[i].fields,
+			                        tails[i].out_fields, tails[i].junk);
+			struct queue_env got;
+			assert_int_equal(queue_load(t->q, env.id, &got), 0);
+			/* the envelope before the content is untouched by the tail */
+			assert_string_equal(got.sender, env.sender);
+			assert_string_equal(got.helo, env.helo);
+			assert_int_equal(got.nrcpts, 3);
+			assert_string_equal(got.rcpts[1].addr, "\"john doe\"@example.net");
+			assert_string_equal(got.rcpts[2].addr, "x%y@example.com");
+			test_queue_check_str(got.fields, tails[i].fields);
+			test_queue_check_str(got.out_fields, tails[i].out_fields);
+			assert_int_equal(got.junk, tails[i].junk);
+			test_queue_check_tailed_content(t, &got, content, sizeof content - 1);
+			queue_env_free(&got);
+		}
+	}
+
+	/* without a tail: nothing there */
+	queue_new_id(env.id);
+	test_queue_store_msg(t, &env, content, sizeof content - 1, 4);
+	struct queue_env got;
+	assert_int_equal(queue_load(t->q, env.id, &got), 0);
+	assert_null(got.fields);
+	assert_null(got.out_fields);
+	assert_false(got.junk);
+	test_queue_check_content(t, &got, content, sizeof content - 1);
+	queue_env_free(&got);
+
+	/* content that does not end in LF, and no content at all */
+	static const char *const odd[] = { "no final LF", "ends in CR\r", "x", "" };
+	for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+		queue_new_id(env.id);
+		test_queue_store_tailed(t, &env, odd[i], strlen(odd[i]), 3, fields, out_fields, true);
+		assert_int_equal(queue_load(t->q, env.id, &got), 0);
+		assert_string_equal(got.fields, fields);
+		assert_string_equal(got.out_fields, out_fields);
+		assert_true(got.junk);
+		test_queue_check_tailed_content(t, &got, odd[i], strlen(odd[i]));
+		queue_env_free(&got);
+	}
+
+	/* the largest fields, all octets that need escaping: each tripled */
+	char *big = malloc(QUEUE_TAIL_MAX + 1);
+	assert_non_null(big);
+	for (size_t i = 0; i < QUEUE_TAIL_MAX; i++)
+		big[i] = i % 2 ? '%' : '\n';
+	big[QUEUE_TAIL_MAX] = '\0';
+	queue_new_id(env.id);
+	test_queue_store_tailed(t, &env, content, sizeof content - 1, 7, big, big, true);
+	assert_int_equal(queue_load(t->q, env.id, &got), 0);
+	assert_string_equal(got.fields, big);
+	assert_string_equal(got.out_fields, big);
+	test_queue_check_tailed_content(t, &got, content, sizeof content - 1);
+	queue_env_free(&got);
+	free(big);
+	assert_int_equal(test_queue_count(t, "tmp"), 0);
+}
+
+/* Every prefix of a file with a tail is refused, as for test_queue_torn. */
+static void test_queue_tail_torn(void **state)
+{
+	struct tq *t = *state;
+	struct queue_env env;
+	struct queue_rcpt rcpts[3];
+	test_queue_env(&env, rcpts);
+	static const char content[] = "Subject: torn\n\nEND 3\nbody 12";
+	test_queue_store_tailed(t, &env, content, sizeof content - 1, 9, "A: 1%\n\tEND 5\n", "B: 2\n", true);
+
+	char path[PATH_MAX];
+	test_queue_path(path, t, "msg", env.id);
+	char *full;
+	size_t flen;
+	assert_int_equal(fsutil_read_file(path, 1 << 20, &full, &flen), 0);
+	for (size_t l = 0; l <= flen; l++) {
+		test_queue_write_raw(t, env.id, full, l);
+		struct queue_env got;
+		errno = 0;
+		int r = queue_load(t->q, env.id, &got);
+		if (l < flen) {
+			if (r != -1 || errno != EINVAL)
+				fail_msg("prefix of %zu of %zu octets loaded (r=%d errno=%d)", l, flen, r, errno);
+		} else {
+			assert_int_equal(r, 0);
+			assert_string_equal(got.fields, "A: 1%\n\tEND 5\n");
+			assert_string_equal(got.out_fields, "B: 2\n");
+			assert_true(got.junk);
+			test_queue_check_tailed_content(t, &got, content, sizeof content - 1);
+			queue_env_free(&got);
+		}
+	}
+	free(full);
+}
+
+static void test_queue_tail_misuse(void **state)
+{
+	struct tq *t = *state;
+	struct queue_env env;
+	struct queue_rcpt rcpts[3];
+	test_queue_env(&env, rcpts);
+
+	/* no content after the tail, no second tail */
+	struct queue_writer *w = queue_writer_open(t->q, &env);
+	assert_non_null(w);
+	assert_int_equal(queue_writer_write(w, "abc\n", 4), 0);
+	assert_int_equal(queue_writer_tail(w, "A: b\n", NULL, false), 0);
+	errno = 0;
+	assert_int_equal(queue_writer_write(w, "x", 1), -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(queue_writer_write(w, "", 0), -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(queue_writer_tail(w, NULL, NULL, true), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(queue_writer_length(w), 4);
+	/* the refused calls left the file as it was */
+	assert_int_equal(queue_writer_finish(w), 0);
+	assert_int_equal(queue_writer_commit(w), 0);
+	struct queue_env got;
+	assert_int_equal(queue_load(t->q, env.id, &got), 0);
+	assert_string_equal(got.fields, "A: b\n");
+	assert_null(got.out_fields);
+	assert_false(got.junk);
+	test_queue_check_tailed_content(t, &got, "abc\n", 4);
+	queue_env_free(&got);
+
+	/* no tail after finish */
+	test_queue_env(&env, rcpts);
+	w = queue_writer_open(t->q, &env);
+	assert_non_null(w);
+	assert_int_equal(queue_writer_finish(w), 0);
+	errno = 0;
+	assert_int_equal(queue_writer_tail(w, "A: b\n", NULL, false), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(queue_writer_commit(w), 0);
+	assert_int_equal(queue_load(t->q, env.id, &got), 0);
+	assert_null(got.fields);
+	queue_env_free(&got);
+
+	/* too long, or a CR (the reader's line ends are LF): refused, and
+	 * the writer still takes content and a proper tail afterwards */
+	char *big = malloc(QUEUE_TAIL_MAX + 2);
+	assert_non_null(big);
+	memset(big, 'a', QUEUE_TAIL_MAX + 1);
+	big[QUEUE_TAIL_MAX + 1] = '\0';
+	test_queue_env(&env, rcpts);
+	w = queue_writer_open(t->q, &env);
+	assert_non_null(w);
+	errno = 0;
+	assert_int_equal(queue_writer_tail(w, big, NULL, false), -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(queue_writer_tail(w, NULL, big, false), -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(queue_writer_tail(w, "A: b\r\n", NULL, false), -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(queue_writer_tail(w, NULL, "A: b\r", false), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(queue_writer_write(w, "more", 4), 0);
+	assert_int_equal(queue_writer_tail(w, NULL, NULL, true), 0);
+	assert_int_equal(queue_writer_finish(w), 0);
+	assert_int_equal(queue_writer_commit(w), 0);
+	assert_int_equal(queue_load(t->q, env.id, &got), 0);
+	assert_null(got.fields);
+	assert_true(got.junk);
+	test_queue_check_tailed_content(t, &got, "more", 4);
+	queue_env_free(&got);
+	free(big);
+	assert_int_equal(test_queue_count(t, "tmp"), 0);
+}
+
+/* Write fmt (its %s the id) as msg/ID and load it. */
+static int test_queue_load_made(const struct tq *t, const char *id, const char *fmt, struct queue_env *got)
+{
+	char buf[1024];
+	int n = snprintf(buf, sizeof buf, fmt, id);
+	assert_true(n > 0 && (size_t)n < sizeof buf);
+	test_queue_write_raw(t, id, buf, (size_t)n);
+	errno = 0;
+	return queue_load(t->q, id, got);
+}
+
+/* Format 1, as versions before the tail wrote it, still loads; with
+ * anything between its content and END it is refused. */
+static void test_queue_format1(void **state)
+{
+	struct tq *t = *state;
+	char id[QUEUE_ID_MAX];
+	queue_new_id(id);
+	struct queue_env got;
+	assert_int_equal(test_queue_load_made(t, id,
+	                                      "tern-queue 1\nid %s\narrival 1700000000\nsender a@b\n"
+	                                      "helo mail.example.org x\nclient 192.0.2.1\nauth alice\nsmtputf8\n8bit\n"
+	                                      "rcpt \"j%%20d\"@e rfc822;\"j d\"@e\nrcpt f@g f@g\n"
+	                                      "content\nSubject: x\n\nbody\nEND 17\n",
+	                                      &got),
+	                 0);
+	assert_int_equal(got.arrival, 1700000000);
+	assert_string_equal(got.sender, "a@b");
+	assert_string_equal(got.helo, "mail.example.org x");
+	assert_string_equal(got.client, "192.0.2.1");
+	assert_string_equal(got.auth_user, "alice");
+	assert_true(got.smtputf8);
+	assert_true(got.eightbit);
+	assert_int_equal(got.nrcpts, 2);
+	assert_string_equal(got.rcpts[0].addr, "\"j d\"@e");
+	assert_string_equal(got.rcpts[0].orcpt, "rfc822;\"j d\"@e");
+	assert_string_equal(got.rcpts[1].addr, "f@g");
+	assert_null(got.fields);
+	assert_null(got.out_fields);
+	assert_false(got.junk);
+	test_queue_check_content(t, &got, "Subject: x\n\nbody\n", 17);
+	queue_env_free(&got);
+
+	/* its content may hold what looks like tail records */
+	assert_int_equal(test_queue_load_made(t, id,
+	                                      "tern-queue 1\nid %s\narrival 5\nsender a@b\nrcpt c@d c@d\n"
+	                                      "content\nhi\nfield a\njunk\nEND 16\n",
+	                                      &got),
+	                 0);
+	assert_null(got.fields);
+	assert_false(got.junk);
+	test_queue_check_content(t, &got, "hi\nfield a\njunk\n", 16);
+	queue_env_free(&got);
+
+	static const char *const bad[] = {
+		"tern-queue 1\nid %s\narrival 5\nsender a@b\nrcpt c@d c@d\ncontent\nhi\nEND 2\n",
+		"tern-queue 1\nid %s\narrival 5\nsender a@b\nrcpt c@d c@d\ncontent\nhi\nfield a\nEND 2\n",
+		"tern-queue 1\nid %s\narrival 5\nsender a@b\nrcpt c@d c@d\ncontent\nhi\njunk\nEND 2\n",
+		"tern-queue 1\nid %s\narrival 5\nsender a@b\nrcpt c@d c@d\ncontent\nhixEND 2\n",
+		"tern-queue 1\nid %s\narrival 5\nsender a@b\nrcpt c@d c@d\ncontent\nEND 0\n\nEND 0\n",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		if (test_queue_load_made(t, id, bad[i], &got) != -1 || errno != EINVAL)
+			fail_msg("format-1 file %zu with octets after its content loaded", i);
+	}
+}
+
+/* Hand-made format-2 files: good tails load, bad ones are refused. */
+static void test_queue_tail_invalid(void **state)
+{
+	struct tq *t = *state;
+	char id[QUEUE_ID_MAX];
+	queue_new_id(id);
+	const char *head = "tern-queue 2\nid %s\narrival 5\nsender a@b\nrcpt c@d c@d\ncontent\n";
+
+	static const struct {
+		const char *tail, *fields, *out_fields;
+		bool junk;
+	} good[] = {
+		{ "hiEND 2\n", NULL, NULL, false },
+		{ "hi\nEND 2\n", NULL, NULL, false },
+		{ "hi\nfield a%%0Ab\nEND 2\n", "a\nb", NULL, false },
+		{ "hi\nfield %%25%%0A\nfield-out %%25\njunk\nEND 2\n", "%\n", "%", true },
+		/* in any order */
+		{ "hi\njunk\nfield-out x y\nfield z\nEND 2\n", "z", "x y", true },
+		{ "\nfield a\nEND 0\n", "a", NULL, false },
+	};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		char fmt[512];
+		snprintf(fmt, sizeof fmt, "%s%s", head, good[i].tail);
+		struct queue_env got;
+		if (test_queue_load_made(t, id, fmt, &got) != 0)
+			fail_msg("good tail %zu refused (errno %d)", i, errno);
+		test_queue_check_str(got.fields, good[i].fields);
+		test_queue_check_str(got.out_fields, good[i].out_fields);
+		assert_int_equal(got.junk, good[i].junk);
+		queue_env_free(&got);
+	}
+
+	/* Each bad tail twice: as the last record before END, and with a
+	 * good record after it (a check must not depend on its place). All
+	 * are tried before the test fails, to show every case that loads. */
+	int wrong = 0;
+	static const char *const bad[] = {
+		"bogus",               /* unknown record */
+		"",                    /* empty line */
+		"Field a",             /* keys are exact */
+		"field",               /* a field without its value */
+		"field ",              /* empty: the writer puts no record */
+		"junk x",              /* a flag with a value */
+		"field a\nfield b",    /* repeated */
+		"field-out a\nfield-out b",
+		"junk\njunk",
+		"field a%%0B",         /* escapes: only %25 and %0A */
+		"field a%%2",
+		"field a%%",
+		"field a%%0a",
+		"field a%%20",
+		"field a%%zz",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		for (int after = 0; after < 2; after++) {
+			char fmt[512];
+			snprintf(fmt, sizeof fmt, "%shi\n%s\n%sEND 2\n", head, bad[i],
+			         after ? "field-out last\n" : "");
+			struct queue_env got;
+			if (test_queue_load_made(t, id, fmt, &got) != -1 || errno != EINVAL) {
+				print_message("bad tail \"%s\" (%s) loaded\n", bad[i], after ? "not last" : "last");
+				queue_env_free(&got);
+				wrong++;
+			}
+		}
+	}
+
+	/* the shape of the tail itself */
+	static const char *const shape[] = {
+		"hifield a\nEND 2\n",          /* no LF to close the content */
+		"hijunk\nEND 2\n",
+		"hi\nfield aEND 2\n",          /* a record without its LF */
+		"hi\njunkEND 2\n",
+		"hi\n\nEND 2\n",               /* an empty record */
+		"hi\nfield a\n\nEND 2\n",
+		"hi\nfield a\nEND 3\n",        /* END counts wrongly */
+		"hi\nfield a\nEND 20\n",
+	};
+	for (size_t i = 0; i < sizeof shape / sizeof shape[0]; i++) {
+		char fmt[512];
+		snprintf(fmt, sizeof fmt, "%s%s", head, shape[i]);
+		struct queue_env got;
+		if (test_queue_load_made(t, id, fmt, &got) != -1 || errno != EINVAL) {
+			print_message("tail shape %zu loaded\n", i);
+			queue_env_free(&got);
+			wrong++;
+		}
+	}
+	assert_int_equal(wrong, 0);
+	/* a real NUL inside a field record */
+	char raw[512];
+	int n = snprintf(raw, sizeof raw, "tern-queue 2\nid %s\narrival 5\nsender a@b\nrcpt c@d c@d\ncontent\n"
+	                 "hi\nfield a#b\nEND 2\n", id);
+	assert_true(n > 0 && (size_t)n < sizeof raw);
+	*strchr(raw, '#') = '\0';
+	test_queue_write_raw(t, id, raw, (size_t)n);
+	struct queue_env got;
+	errno = 0;
+	assert_int_equal(queue_load(t->q, id, &got), -1);
+	assert_int_equal(errno, EINVAL);
+
+	/* a tail far longer than any writer makes */
+	size_t big = 7 * (size_t)QUEUE_TAIL_MAX;
+	struct buf b;
+	buf_init(&b, 0);
+	assert_int_equal(buf_printf(&b, "tern-queue 2\nid %s\narrival 5\nsender a@b\nrcpt c@d c@d\ncontent\n"
+	                            "hi\nfield ", id), 0);
+	for (size_t i = 0; i < big; i++)
+		assert_int_equal(buf_putc(&b, 'a'), 0);
+	assert_int_equal(buf_puts(&b, "\nEND 2\n"), 0);
+	test_queue_write_raw(t, id, b.data, b.len);
+	errno = 0;
+	assert_int_equal(queue_load(t->q, id, &got), -1);
+	assert_int_equal(errno, EINVAL);
+	buf_free(&b);
+}
+
+/* queue_env_dup copies the tail; the copy outlives the original. */
+static void test_queue_tail_dup(void **state)
+{
+	struct tq *t = *state;
+	struct queue_env env;
+	struct queue_rcpt rcpts[3];
+	test_queue_env(&env, rcpts);
+	env.fields = "A: 1\n\tcont%\n";
+	env.out_fields = "B: 2\n";
+	env.junk = true;
+	struct queue_env d;
+	assert_int_equal(queue_env_dup(&d, &env), 0);
+	assert_string_equal(d.fields, env.fields);
+	assert_string_equal(d.out_fields, env.out_fields);
+	assert_true(d.fields != env.fields && d.out_fields != env.out_fields);
+	assert_true(d.junk);
+	queue_env_free(&d);
+
+	/* none: stays none */
+	env.fields = env.out_fields = NULL;
+	env.junk = false;
+	assert_int_equal(queue_env_dup(&d, &env), 0);
+	assert_null(d.fields);
+	assert_null(d.out_fields);
+	assert_false(d.junk);
+	queue_env_free(&d);
+
+	/* from a loaded envelope, which is then freed */
+	test_queue_store_tailed(t, &env, "x\n", 2, 2, "F: 1\n", "G: 2\n", true);
+	struct queue_env got;
+	assert_int_equal(queue_load(t->q, env.id, &got), 0);
+	assert_int_equal(queue_env_dup(&d, &got), 0);
+	queue_env_free(&got);
+	assert_string_equal(d.fields, "F: 1\n");
+	assert_string_equal(d.out_fields, "G: 2\n");
+	assert_true(d.junk);
+	assert_int_equal(d.content_len, 2);
+	test_queue_check_tailed_content(t, &d, "x\n", 2);
+	queue_env_free(&d);
+}
+
+/* A recycled file that held a long message takes a short one with a
+ * tail: the old octets after it must not read as more tail. */
+static void test_queue_tail_recycled(void **state)
+{
+	struct tq *t = *state;
+	struct queue_env env;
+	struct queue_rcpt rcpts[3];
+	test_queue_env(&env, rcpts);
+	static char big[100000];
+	memset(big, '\n', sizeof big);
+	test_queue_store_tailed(t, &env, big, sizeof big, 4096, "A: 1\n", "B: 2\n", true);
+	assert_int_equal(queue_remove(t->q, env.id), 0);
+	assert_int_equal(test_queue_count(t, "free"), 1);
+
+	struct queue_env small;
+	struct queue_rcpt r2[3];
+	test_queue_env(&small, r2);
+	test_queue_store_tailed(t, &small, "short", 5, 5, "C: 3\n", NULL, false);
+	assert_int_equal(test_queue_count(t, "free"), 0); /* taken from the pool */
+	struct queue_env got;
+	assert_int_equal(queue_load(t->q, small.id, &got), 0);
+	assert_string_equal(got.fields, "C: 3\n");
+	assert_null(got.out_fields);
+	assert_false(got.junk);
+	test_queue_check_tailed_content(t, &got, "short", 5);
+	queue_env_free(&got);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -912,6 +1417,20 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_queue_ids, test_queue_setup,
 		                                test_queue_teardown),
 		cmocka_unit_test_setup_teardown(test_queue_fsutil, test_queue_setup,
+		                                test_queue_teardown),
+		cmocka_unit_test_setup_teardown(test_queue_tail_round_trip, test_queue_setup,
+		                                test_queue_teardown),
+		cmocka_unit_test_setup_teardown(test_queue_tail_torn, test_queue_setup,
+		                                test_queue_teardown),
+		cmocka_unit_test_setup_teardown(test_queue_tail_misuse, test_queue_setup,
+		                                test_queue_teardown),
+		cmocka_unit_test_setup_teardown(test_queue_format1, test_queue_setup,
+		                                test_queue_teardown),
+		cmocka_unit_test_setup_teardown(test_queue_tail_invalid, test_queue_setup,
+		                                test_queue_teardown),
+		cmocka_unit_test_setup_teardown(test_queue_tail_dup, test_queue_setup,
+		                                test_queue_teardown),
+		cmocka_unit_test_setup_teardown(test_queue_tail_recycled, test_queue_setup,
 		                                test_queue_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
