@@ -6,7 +6,7 @@ SHELL   := /bin/bash
 PKGS     = libevent libevent_openssl openssl libcares libcrypt zlib libpsl
 
 BUILD_DEBS = gcc make pkg-config libevent-dev libc-ares-dev libssl-dev libcrypt-dev openssl zlib1g-dev libpsl-dev publicsuffix
-TEST_DEBS  = libcmocka-dev python3-pytest python3-aiosmtpd dnsmasq-base bind9-dnsutils swaks \
+TEST_DEBS  = libcmocka-dev opendkim opendkim-tools python3-pytest python3-aiosmtpd dnsmasq-base bind9-dnsutils swaks \
              libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl whois curl fetchmail \
              postfix isync offlineimap3 getmail6 dovecot-imapd neomutt tmux python3-dkim python3-nacl python3-spf python3-yaml
 FUZZ_DEBS  = clang libclang-rt-14-dev
@@ -107,11 +107,11 @@ install: all
 
 # --- fuzzing: make fuzz [FUZZ_TIME=60]
 FUZZ_TIME ?= 30
-FUZZ_LIBSRC = $(wildcard src/base/*.c src/proto/*.c src/conf/*.c src/queue/*.c)
+FUZZ_LIBSRC = $(wildcard src/base/*.c src/proto/*.c src/conf/*.c src/queue/*.c src/crypto/*.c)
 fuzz: fuzz-deps
 	@mkdir -p build/fuzz
 	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
-	  clang -std=c11 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined -o build/fuzz/$$n $$f $(FUZZ_LIBSRC) -lcrypt -lpthread -lpsl -lz || exit 1; \
+	  clang -std=c11 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined -o build/fuzz/$$n $$f $(FUZZ_LIBSRC) -lcrypt -lpthread -lpsl -lz -lcrypto || exit 1; \
 	  mkdir -p fuzz/corpus/$$n build/fuzz/corpus-$$n; \
 	  ./build/fuzz/$$n -max_total_time=$(FUZZ_TIME) -max_len=4096 -artifact_prefix=build/fuzz/$$n- build/fuzz/corpus-$$n fuzz/corpus/$$n || exit 1; \
 	done

@@ -13,9 +13,9 @@
  * %{r} (the receiving host, 7.3) is the configuration's hostname; the
  * DNS server is --dns, else the configuration's `dns`, else the system's.
  *
- * Exit codes: 0 whatever the result; 64 usage error (an unknown
- * sub-command: `tern auth check` is still to come); 78 configuration
- * error; 71 the loop or the resolver could not be set up.
+ * Exit codes: 0 whatever the result; 64 usage error; 78 configuration
+ * error; 71 the loop or the resolver could not be set up. `tern auth
+ * check` lives in auth_check.c; what both share is here.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +23,7 @@
 #include <sysexits.h>
 #include <time.h>
 
+#include "cmd/auth_cmd.h"
 #include "cmd/cmd.h"
 #include "conf/conf.h"
 #include "io/dns.h"
@@ -30,8 +31,9 @@
 #include "mta/spf_check.h"
 #include "proto/spf.h"
 
-#define AUTH_CMD_USAGE "usage: tern auth spf [-c FILE] [--dns ADDR:PORT] [-v] IP MAIL-FROM [HELO]\n"
-#define AUTH_CMD_ARG_MAX 1024 /* a MAIL-FROM or HELO argument */
+#define AUTH_CMD_USAGE                                                                              \
+	"usage: tern auth spf [-c FILE] [--dns ADDR:PORT] [-v] IP MAIL-FROM [HELO]\n"                   \
+	"       tern auth check [-c FILE] [--dns ADDR:PORT] --ip IP [--helo NAME] [--mail-from ADDR] < message\n"
 
 struct auth_cmd_spf {
 	struct io_loop *loop;
@@ -60,7 +62,39 @@ static void auth_cmd_spf_cb(void *arg, const struct spf_check_result *r)
 }
 
 /* "<a@b>" -> "a@b", "<>" -> "": what an SMTP MAIL FROM path holds. */
-static void auth_cmd_strip_brackets(const char *in, char *out, size_t cap)
+int auth_cmd_env_open(const char *face, const char *conf_path, const char *dns_arg, struct auth_cmd_env *e)
+{
+	memset(e, 0, sizeof *e);
+	bool must_exist = false;
+	const char *path = conf_choose_path(conf_path, &must_exist);
+	char err[1024];
+	if (conf_load_chosen(path, CONF_LOAD_NO_USERS, &e->c, err, sizeof err) < 0) {
+		fprintf(stderr, "%s: %s\n", face, err);
+		return EX_CONFIG;
+	}
+	e->have_conf = true;
+	if ((e->loop = io_loop_new()) == NULL) {
+		fprintf(stderr, "%s: cannot start the event loop\n", face);
+		return EX_OSERR;
+	}
+	e->dns = io_dns_new(e->loop, dns_arg ? dns_arg : e->c.dns, err, sizeof err);
+	if (e->dns == NULL) {
+		fprintf(stderr, "%s: %s\n", face, err);
+		return dns_arg ? EX_USAGE : EX_CONFIG;
+	}
+	return EX_OK;
+}
+
+void auth_cmd_env_close(struct auth_cmd_env *e)
+{
+	io_dns_free(e->dns);
+	io_loop_free(e->loop);
+	if (e->have_conf)
+		conf_free(&e->c);
+	memset(e, 0, sizeof *e);
+}
+
+void auth_cmd_strip_brackets(const char *in, char *out, size_t cap)
 {
 	size_t n = strlen(in);
 	if (n >= 2 && in[0] == '<' && in[n - 1] == '>') {
@@ -130,30 +164,14 @@ static int auth_cmd_spf(int argc, char **argv)
 		return EX_USAGE;
 	}
 
-	bool must_exist = false;
-	const char *path = conf_choose_path(conf_path, &must_exist);
-	struct conf c;
-	char err[1024];
-	if (conf_load_chosen(path, CONF_LOAD_NO_USERS, &c, err, sizeof err) < 0) {
-		fprintf(stderr, "tern auth spf: %s\n", err);
-		return EX_CONFIG;
-	}
-	req.receiver = c.hostname;
-
-	int rc = EX_OSERR;
-	struct auth_cmd_spf st = {.loop = io_loop_new()};
-	struct io_dns *dns = NULL;
-	if (st.loop == NULL) {
-		fputs("tern auth spf: cannot start the event loop\n", stderr);
+	struct auth_cmd_env e;
+	int rc = auth_cmd_env_open("tern auth spf", conf_path, dns_arg, &e);
+	if (rc != EX_OK)
 		goto out;
-	}
-	dns = io_dns_new(st.loop, dns_arg ? dns_arg : c.dns, err, sizeof err);
-	if (dns == NULL) {
-		fprintf(stderr, "tern auth spf: %s\n", err);
-		rc = dns_arg ? EX_USAGE : EX_CONFIG;
-		goto out;
-	}
-	if (spf_check_start(st.loop, dns, &req, 0, auth_cmd_spf_cb, &st) == NULL) {
+	req.receiver = e.c.hostname;
+	rc = EX_OSERR;
+	struct auth_cmd_spf st = {.loop = e.loop};
+	if (spf_check_start(st.loop, e.dns, &req, 0, auth_cmd_spf_cb, &st) == NULL) {
 		fputs("tern auth spf: out of memory\n", stderr);
 		goto out;
 	}
@@ -170,9 +188,7 @@ static int auth_cmd_spf(int argc, char **argv)
 		fprintf(stderr, "reason: %s; %zu DNS questions\n", st.reason, st.queries);
 	rc = fflush(stdout) == 0 ? EX_OK : EX_IOERR;
 out:
-	io_dns_free(dns);
-	io_loop_free(st.loop);
-	conf_free(&c);
+	auth_cmd_env_close(&e);
 	return rc;
 }
 
@@ -180,6 +196,8 @@ int cmd_auth(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "spf") == 0)
 		return auth_cmd_spf(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "check") == 0)
+		return auth_cmd_check(argc - 1, argv + 1);
 	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
 		fputs(AUTH_CMD_USAGE, stdout);
 		return EX_OK;

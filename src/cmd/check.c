@@ -11,6 +11,7 @@
 
 #include "cmd/cmd.h"
 #include "conf/conf.h"
+#include "mta/signer.h"
 
 static int cmd_check_usage(void)
 {
@@ -55,6 +56,15 @@ int cmd_check(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return EX_CONFIG;
 	}
+	/* The DKIM keys are read as tern serve reads them: a key that would
+	 * stop the server is reported here. */
+	struct signer *keys = signer_load(&c, err, sizeof err);
+	if (keys == NULL) {
+		fprintf(stderr, "%s\n", err);
+		conf_free(&c);
+		return EX_CONFIG;
+	}
+	signer_free(keys);
 	conf_print(&c, stdout);
 	conf_free(&c);
 	if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -36,6 +36,7 @@
 #include "mta/relay.h"
 #include "mta/scheduler.h"
 #include "mta/server.h"
+#include "mta/signer.h"
 #include "queue/queue_store.h"
 
 #define SERVE_STOP_GRACE_MS 20000 /* how long SIGTERM waits for work in flight */
@@ -57,6 +58,7 @@ struct serve_state {
 	struct conf **retired;      /* configurations replaced by a reload (kept, see below) */
 	size_t nretired;
 	struct io_tls **retired_tls;
+	struct signer **retired_signers;
 };
 
 static struct serve_state serve_st;
@@ -133,6 +135,7 @@ struct serve_reload {
 	struct serve_state *st;
 	struct conf *c;           /* the new configuration (owned until swapped) */
 	struct io_tls *tls;
+	struct signer *signer;
 	char err[1024];
 };
 
@@ -150,6 +153,8 @@ static void serve_reload_work(void *arg)
 		return;
 	}
 	r->tls = io_tls_new(r->c->tls_cert, r->c->tls_key, r->c->data_dir, r->c->hostname, r->err, sizeof r->err);
+	if (r->tls)
+		r->signer = signer_load(r->c, r->err, sizeof r->err);
 }
 
 static void serve_reload_cb(void *arg);
@@ -160,7 +165,7 @@ static void serve_reload_done(void *arg)
 	struct serve_state *st = r->st;
 	struct conf *c = r->c;
 	st->reloading = false;
-	if (c == NULL || r->tls == NULL) {
+	if (c == NULL || r->tls == NULL || r->signer == NULL) {
 		log_msg("reload: %s; configuration not changed", r->err);
 		goto drop;
 	}
@@ -176,23 +181,29 @@ static void serve_reload_done(void *arg)
 	 * already open keep their limits. */
 	struct conf **rc = realloc(st->retired, (st->nretired + 1) * sizeof *rc);
 	struct io_tls **rt = rc ? realloc(st->retired_tls, (st->nretired + 1) * sizeof *rt) : NULL;
+	struct signer **rs = rt ? realloc(st->retired_signers, (st->nretired + 1) * sizeof *rs) : NULL;
 	if (rc)
 		st->retired = rc;
 	if (rt)
 		st->retired_tls = rt;
-	if (rc == NULL || rt == NULL) {
+	if (rs)
+		st->retired_signers = rs;
+	if (rc == NULL || rt == NULL || rs == NULL) {
 		log_msg("reload: out of memory; configuration not changed");
 		goto drop;
 	}
 	st->retired[st->nretired] = st->srv.conf;
-	st->retired_tls[st->nretired++] = st->srv.tls;
+	st->retired_tls[st->nretired] = st->srv.tls;
+	st->retired_signers[st->nretired++] = st->srv.signer; /* messages being signed hold its keys */
 	st->srv.conf = c;
+	st->srv.signer = r->signer;
 	st->srv.tls = r->tls; /* SSL objects of open sessions hold references to the old context */
 	log_msg("reload: configuration re-read from %s", st->conf_path ? st->conf_path : "(embedded default)");
 	free(r);
 	goto again;
 drop:
 	io_tls_free(r->tls);
+	signer_free(r->signer);
 	if (c) {
 		conf_free(c);
 		free(c);
@@ -296,6 +307,15 @@ int cmd_serve(int argc, char **argv)
 	if (srv->tls == NULL) {
 		log_msg("%s", err);
 		return c->tls_cert ? EX_CONFIG : EX_SOFTWARE;
+	}
+	if (srs_secret_load(c->data_dir, &srv->srs, err, sizeof err) < 0) {
+		log_msg("%s", err);
+		return EX_CONFIG;
+	}
+	srv->signer = signer_load(c, err, sizeof err);
+	if (srv->signer == NULL) {
+		log_msg("%s", err);
+		return EX_CONFIG;
 	}
 
 	/* Another server on this data-dir is refused before anything touches the queue. */

@@ -26,19 +26,6 @@
 #define CONF_DEFAULT_DATA_DIR "/var/lib/tern"
 #define CONF_MAX_ARGS         256 /* words on one line; aliases are the long ones */
 
-/* The state of one load; everything here is scratch, freed at the end. */
-struct conf_parser {
-	struct conf *c;
-	const char *file;        /* as the caller named it, for messages */
-	char *dir;               /* absolute directory of file: base of relative paths */
-	unsigned line;           /* current line, from 1 */
-	unsigned *first;         /* per keyword: the line it was first seen on */
-	unsigned *listen_lines;  /* parallel to c->listens */
-	unsigned *alias_lines;   /* parallel to c->aliases */
-	unsigned tls_cert_line, tls_key_line, users_line;
-	char *err;
-	size_t errlen;
-};
 
 struct conf_keyword {
 	const char *name;
@@ -77,10 +64,7 @@ int conf_error(char *err, size_t errlen, const char *file, unsigned line, const 
 	return -1;
 }
 
-/* An error at the parser's current line. */
-#define CONF_FAIL(p, ...) conf_error((p)->err, (p)->errlen, (p)->file, (p)->line, __VA_ARGS__)
-
-static int conf_oom(struct conf_parser *p)
+int conf_oom(struct conf_parser *p)
 {
 	return CONF_FAIL(p, "out of memory");
 }
@@ -461,6 +445,9 @@ static const struct conf_keyword conf_keywords[] = {
 	{"queue-retry", 2, 2, false, "MIN MAX", conf_kw_queue_retry},
 	{"queue-lifetime", 1, 1, false, "DURATION", conf_kw_queue_lifetime},
 	{"command-timeout", 1, 1, false, "DURATION", conf_kw_command_timeout},
+	{"dkim-key", 3, 3, true, "DOMAIN SELECTOR FILE", conf_kw_dkim_key},
+	{"inbound-auth", 1, 1, false, "on|off", conf_kw_inbound_auth},
+	{"dmarc-policy", 1, 1, false, "enforce|report", conf_kw_dmarc_policy},
 };
 #define CONF_NKEYWORDS (sizeof conf_keywords / sizeof conf_keywords[0])
 
@@ -515,6 +502,8 @@ static void conf_init(struct conf *c)
 	c->queue_retry_max = 60 * 60;
 	c->queue_lifetime = 5 * 86400;
 	c->command_timeout = 5 * 60; /* RFC 5321 4.5.3.2.7 */
+	c->inbound_auth = true;
+	c->dmarc_enforce = true;
 }
 
 static int conf_add_listen(struct conf *c, const char *addr, int port, enum conf_role role)
@@ -714,6 +703,7 @@ void conf_free(struct conf *c)
 	free(c->dns);
 	free(c->relay_host);
 	free(c->relay_name);
+	conf_auth_free(c);
 	memset(c, 0, sizeof *c);
 }
 

@@ -46,6 +46,15 @@ struct conf_user {
 	char *hash;         /* crypt(3) string, {SCHEME} prefix removed */
 };
 
+/* A DKIM signing key (`dkim-key DOMAIN SELECTOR FILE`); the file is
+ * read by the server, before it gives up privileges. */
+struct conf_dkim_key {
+	char *domain;       /* lower-cased */
+	char *selector;
+	char *file;         /* absolute */
+	unsigned line;      /* where it was configured, for errors about the file */
+};
+
 struct conf {
 	char *path;         /* file read, or NULL for the embedded default */
 	char *hostname;
@@ -68,6 +77,10 @@ struct conf {
 	unsigned queue_retry_min, queue_retry_max;  /* seconds */
 	unsigned queue_lifetime;                    /* seconds */
 	unsigned command_timeout;                   /* seconds a session may stay silent */
+	struct conf_dkim_key *dkim_keys;
+	size_t ndkim_keys;
+	bool inbound_auth;  /* SPF, DKIM and DMARC on the smtp role */
+	bool dmarc_enforce; /* dmarc-policy enforce (else report) */
 
 	/* The same values parsed, so that consumers need not parse them again. */
 	char *relay_name;   /* relay-host without brackets or port; NULL without relay-host */
@@ -113,6 +126,9 @@ const char *conf_role_name(enum conf_role r);
 bool conf_is_local_domain(const struct conf *c, const char *domain);
 const struct conf_user *conf_find_user(const struct conf *c, const char *address);
 const struct conf_alias *conf_find_alias(const struct conf *c, const char *address);
+/* The domain whose dkim-keys sign tern's own bounces and reports: the
+ * `domain` the host name belongs to, else the first; NULL without any. */
+const char *conf_report_domain(const struct conf *c);
 /* "30s", "5m", "2h", "1d" -> seconds; plain digits are seconds. 0/-1 */
 int conf_parse_duration(const char *s, unsigned *out);
 /* "35M", "512k", "1G", plain bytes. 0/-1 */

@@ -18,6 +18,24 @@
 
 /* conf.c */
 
+/* The state of one load; everything here is scratch, freed at the end. */
+struct conf_parser {
+	struct conf *c;
+	const char *file;        /* as the caller named it, for messages */
+	char *dir;               /* absolute directory of file: base of relative paths */
+	unsigned line;           /* current line, from 1 */
+	unsigned *first;         /* per keyword: the line it was first seen on */
+	unsigned *listen_lines;  /* parallel to c->listens */
+	unsigned *alias_lines;   /* parallel to c->aliases */
+	unsigned tls_cert_line, tls_key_line, users_line;
+	char *err;
+	size_t errlen;
+};
+
+/* An error at the parser's current line. */
+#define CONF_FAIL(p, ...) conf_error((p)->err, (p)->errlen, (p)->file, (p)->line, __VA_ARGS__)
+int conf_oom(struct conf_parser *p);
+
 /* Write "FILE:LINE: message" (or "FILE: message" when line is 0). Returns -1. */
 int conf_error(char *err, size_t errlen, const char *file, unsigned line, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
@@ -64,6 +82,13 @@ const char *conf_parse_domain_of(const char *address);
 char *conf_parse_dir_of(const char *file);
 /* `arg` when absolute, else dir/arg. malloc'ed, or NULL. */
 char *conf_parse_path(const char *dir, const char *arg);
+
+/* conf_auth.c: the keywords of trusted mail (dkim-key, inbound-auth,
+ * dmarc-policy), checked the moment they are read. */
+int conf_kw_dkim_key(struct conf_parser *p, char **argv, int argc);
+int conf_kw_inbound_auth(struct conf_parser *p, char **argv, int argc);
+int conf_kw_dmarc_policy(struct conf_parser *p, char **argv, int argc);
+void conf_auth_free(struct conf *c);
 
 /* conf_users.c */
 

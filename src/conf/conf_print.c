@@ -96,4 +96,10 @@ void conf_print(const struct conf *c, void *stdio_file)
 	fputs("\ncommand-timeout ", f);
 	conf_print_duration(f, c->command_timeout);
 	fputc('\n', f);
+	for (size_t i = 0; i < c->ndkim_keys; i++)
+		fprintf(f, "dkim-key %s %s %s\n", c->dkim_keys[i].domain, c->dkim_keys[i].selector, c->dkim_keys[i].file);
+	if (c->ndkim_keys == 0)
+		fputs("# dkim-key (none: mail leaves unsigned)\n", f);
+	fprintf(f, "inbound-auth %s\n", c->inbound_auth ? "on" : "off");
+	fprintf(f, "dmarc-policy %s\n", c->dmarc_enforce ? "enforce" : "report");
 }

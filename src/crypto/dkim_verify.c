@@ -128,6 +128,12 @@ bool dkim_verify_headers_done(const struct dkim_verify *v)
 	return v->started;
 }
 
+const char *dkim_verify_header_section(const struct dkim_verify *v, size_t *len)
+{
+	*len = v->hdrs.raw.len;
+	return v->hdrs.raw.data ? v->hdrs.raw.data : "";
+}
+
 bool dkim_verify_too_large(const struct dkim_verify *v)
 {
 	return v->hdrs.too_large;

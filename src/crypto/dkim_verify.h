@@ -52,6 +52,9 @@ void dkim_verify_finish(struct dkim_verify *v);
 
 /* True once the header section has passed (or the message ended). */
 bool dkim_verify_headers_done(const struct dkim_verify *v);
+/* The header section as it came (once done): the receiver reads From:
+ * out of it for DMARC instead of keeping a second copy. */
+const char *dkim_verify_header_section(const struct dkim_verify *v, size_t *len);
 /* The header section was larger than DKIM_HEADER_MAX: nothing can be
  * checked; the caller reports a permerror (DKIM_HEADER_TOO_LARGE). */
 bool dkim_verify_too_large(const struct dkim_verify *v);

@@ -15,6 +15,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "proto/mail_header.h"
+#include "mta/signer.h"
 #include "queue/queue_commit.h"
 
 #define BOUNCE_HEADERS_MAX (64 * 1024)
@@ -47,7 +48,30 @@ static void bounce_read_headers(struct queue *q, const struct queue_env *env, st
 		out->len = BOUNCE_HEADERS_MAX;
 }
 
-int bounce_queue(const struct conf *conf, struct queue *q, const struct queue_env *env, const struct dsn_rcpt *rcpts,
+/* Our reports are signed like our users' mail: a receiver that checks
+ * DMARC on MAILER-DAEMON@HOSTNAME finds an aligned signature. Unsigned
+ * (logged) rather than not sent when signing fails. */
+static int bounce_sign(const struct conf *conf, const struct signer *signer, const char *id, const struct buf *msg,
+                       time_t now, struct buf *sigs)
+{
+	if (signer_count(signer) == 0)
+		return 0;
+	struct msgsign *m = msgsign_new(signer, (int64_t)now, conf_report_domain(conf));
+	if (m == NULL)
+		return -1;
+	msgsign_feed(m, msg->data, msg->len);
+	char err[128];
+	if (msgsign_finish(m, sigs, err, sizeof err) < 0) {
+		buf_reset(sigs);
+		log_msg("%s dkim=unsigned error=\"%s\"", id, err);
+	} else if (sigs->len) {
+		log_msg("%s dkim=signed d=%s", id, msgsign_domain(m));
+	}
+	msgsign_free(m);
+	return 0;
+}
+
+int bounce_queue(const struct conf *conf, const struct signer *signer, struct queue *q, const struct queue_env *env, const struct dsn_rcpt *rcpts,
                  size_t n, char id_out[QUEUE_ID_MAX])
 {
 	/* Never bounce a bounce (RFC 5321 6.1, RFC 3464 2): a report that
@@ -103,11 +127,16 @@ int bounce_queue(const struct conf *conf, struct queue *q, const struct queue_en
 	};
 	int rc = -1;
 	struct queue_writer *w = NULL;
+	struct buf sigs;
+	buf_init(&sigs, 0);
 	if (mail_header_received(&msg, &rcv) == 0 && dsn_build(&msg, &d) == 0 &&
-	    (w = queue_writer_open(q, &b)) != NULL && queue_writer_write(w, msg.data, msg.len) == 0) {
+	    bounce_sign(conf, signer, b.id, &msg, b.arrival, &sigs) == 0 && (w = queue_writer_open(q, &b)) != NULL &&
+	    queue_writer_write(w, msg.data, msg.len) == 0 &&
+	    (sigs.len == 0 || queue_writer_tail(w, NULL, sigs.data, false) == 0)) {
 		rc = queue_commit_durable(q, w);
 		w = NULL;
 	}
+	buf_free(&sigs);
 	if (w)
 		queue_writer_abort(w);
 	if (rc == 0) {

@@ -15,7 +15,10 @@
 /* Queue a report about rcpts[] of env. Returns 0 with the new message's
  * id in id_out, 1 when no report is due (null sender: never bounce a
  * bounce, RFC 3464 2), -1 on failure. */
-int bounce_queue(const struct conf *conf, struct queue *q, const struct queue_env *env, const struct dsn_rcpt *rcpts,
+struct signer;
+/* The report is DKIM-signed with the keys of conf_report_domain() when
+ * signer has them (CONTRACT.md `dkim-key`). */
+int bounce_queue(const struct conf *conf, const struct signer *signer, struct queue *q, const struct queue_env *env, const struct dsn_rcpt *rcpts,
                  size_t n, char id_out[QUEUE_ID_MAX]);
 
 #endif

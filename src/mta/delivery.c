@@ -75,6 +75,7 @@ struct delivery_failures {
 /* One attempt, on one worker thread. */
 struct delivery_run {
 	const struct conf *conf;
+	const struct signer *signer;
 	struct queue *q;
 	struct queue_env *env;
 	struct delivery_result *res;
@@ -184,9 +185,12 @@ static int delivery_local(struct delivery_run *run, size_t idx, char *path, size
 	snprintf(local, sizeof local, "%.*s", (int)(at - rcpt), rcpt);
 	struct buf prefix;
 	buf_init(&prefix, 4096);
-	/* CONTRACT.md: Return-Path, then Delivered-To, then the content (which
+	/* CONTRACT.md: Return-Path, then Delivered-To, then the fields known
+	 * at acceptance (Authentication-Results), then the content (which
 	 * starts with our Received field). */
 	buf_printf(&prefix, "Return-Path: <%s>\nDelivered-To: %s\n", env->sender, rcpt);
+	if (env->fields)
+		buf_append(&prefix, env->fields, strlen(env->fields));
 	int fd = queue_open_content(run->q, env);
 	int rc = -1;
 	if (fd >= 0) {
@@ -199,7 +203,8 @@ static int delivery_local(struct delivery_run *run, size_t idx, char *path, size
 		 * only to the second, which made every message of the first
 		 * second after a start scan cur/.) */
 		bool thorough = env->rcpts[idx].attempts > 0 || queue_id_before_open(run->q, env->id);
-		rc = maildir_deliver_keyed(queue_data_dir(run->q), at + 1, local, key, thorough, prefix.data, prefix.len, fd,
+		rc = maildir_deliver_keyed(queue_data_dir(run->q), at + 1, local, env->junk ? ".Junk" : NULL, key, thorough,
+		                           prefix.data, prefix.len, fd,
 		                           env->content_len, path, pathlen);
 		int e = errno;
 		close(fd);
@@ -302,7 +307,7 @@ static void delivery_conclude(struct delivery_run *run)
 	struct delivery_failures *f = run->f;
 	struct queue_env *env = run->env;
 	if (f->n) {
-		int b = bounce_queue(run->conf, run->q, env, f->r, f->n, run->res->bounce_id);
+		int b = bounce_queue(run->conf, run->signer, run->q, env, f->r, f->n, run->res->bounce_id);
 		if (b != 0)
 			run->res->bounce_id[0] = '\0';
 		for (size_t k = 0; k < f->n; k++) {
@@ -349,11 +354,11 @@ static void delivery_run_free(struct delivery_run *run)
 	run->f = NULL;
 }
 
-void delivery_attempt(const struct conf *conf, struct queue *q, const char *id, const struct delivery_settled *prior,
+void delivery_attempt(const struct conf *conf, const struct signer *signer, struct queue *q, const char *id, const struct delivery_settled *prior,
                       size_t nprior, struct delivery_result *res)
 {
 	memset(res, 0, sizeof *res);
-	struct delivery_run run = {.conf = conf, .q = q, .res = res, .now = time(NULL)};
+	struct delivery_run run = {.conf = conf, .signer = signer, .q = q, .res = res, .now = time(NULL)};
 	struct queue_env *env = calloc(1, sizeof *env);
 	if (env == NULL || queue_load(q, id, env) < 0) {
 		int e = env ? errno : ENOMEM;
@@ -455,10 +460,10 @@ static void delivery_log_sent(const struct queue_env *env, const struct relay_rc
 	        log_value(reply, sizeof reply, rr->text), (long)(now - env->arrival));
 }
 
-void delivery_record(const struct conf *conf, struct queue *q, struct delivery_result *res, const struct relay_rcpt *rr,
+void delivery_record(const struct conf *conf, const struct signer *signer, struct queue *q, struct delivery_result *res, const struct relay_rcpt *rr,
                      size_t n)
 {
-	struct delivery_run run = {.conf = conf, .q = q, .res = res, .env = res->env, .now = time(NULL)};
+	struct delivery_run run = {.conf = conf, .signer = signer, .q = q, .res = res, .env = res->env, .now = time(NULL)};
 	struct queue_env *env = res->env;
 	run.f = res->failures ? res->failures : calloc(1, sizeof *run.f);
 	res->failures = NULL;

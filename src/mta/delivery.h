@@ -47,11 +47,13 @@ struct delivery_result {
 
 /* Blocking. `conf` is read only. `prior` (nprior entries, may be NULL):
  * what the previous attempt settled without recording it. */
-void delivery_attempt(const struct conf *conf, struct queue *q, const char *id, const struct delivery_settled *prior,
+struct signer;
+/* signer: the dkim-keys that sign a bounce (NULL: unsigned). */
+void delivery_attempt(const struct conf *conf, const struct signer *signer, struct queue *q, const char *id, const struct delivery_settled *prior,
                       size_t nprior, struct delivery_result *res);
 /* Record the relay's results for res->remote (blocking), then finish as
  * delivery_attempt does. Frees res->env and res->remote. */
-void delivery_record(const struct conf *conf, struct queue *q, struct delivery_result *res, const struct relay_rcpt *rr,
+void delivery_record(const struct conf *conf, const struct signer *signer, struct queue *q, struct delivery_result *res, const struct relay_rcpt *rr,
                      size_t n);
 /* Frees what res owns but `settled`, which the scheduler takes. */
 void delivery_result_free(struct delivery_result *res);

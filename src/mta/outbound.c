@@ -34,7 +34,7 @@ static void outbound_record_work(void *arg)
 {
 	struct outbound_job *j = arg;
 	size_t n = j->res->nremote;
-	delivery_record(j->srv->conf, j->srv->queue, j->res, j->rr, n);
+	delivery_record(j->srv->conf, j->srv->signer, j->srv->queue, j->res, j->rr, n);
 }
 
 static void outbound_record_done(void *arg)

@@ -31,6 +31,7 @@
 #include "mta/server.h"
 #include "proto/mail_header.h"
 #include "proto/smtp_addr.h"
+#include "mta/signer.h"
 #include "queue/queue_commit.h"
 #include "queue/queue_drop.h"
 #include "queue/queue_store.h"
@@ -40,6 +41,7 @@
 struct pickup_job {
 	struct server *srv;
 	const struct conf *conf;   /* as of the pass's start (reloads keep old ones) */
+	const struct signer *signer; /* likewise */
 	char ids[QUEUE_DROP_BATCH][QUEUE_ID_MAX]; /* queued this pass */
 	size_t nids;
 	bool more;                 /* the batch was full: go again at once */
@@ -113,12 +115,14 @@ static int pickup_scan(const struct queue_drop *d, bool *eightbit, bool *header8
 }
 
 /* Write the queue copy: envelope, our Received field, the content. */
-static int pickup_write(const struct conf *conf, struct queue *q, const struct queue_drop *d, struct queue_env *env,
-                        const char *for_rcpt)
+static int pickup_write(const struct conf *conf, const struct signer *signer, struct queue *q,
+                        const struct queue_drop *d, struct queue_env *env, const char *for_rcpt)
 {
 	struct queue_writer *w = queue_writer_open(q, env);
 	if (w == NULL)
 		return -1;
+	/* A user's mail is signed at acceptance, as on submission. */
+	struct msgsign *sign = signer_count(signer) ? msgsign_new(signer, (int64_t)env->arrival, NULL) : NULL;
 	char date[64];
 	mail_header_date(env->arrival, date, sizeof date);
 	struct buf rh;
@@ -147,11 +151,24 @@ static int pickup_write(const struct conf *conf, struct queue *q, const struct q
 			errno = r < 0 ? errno : EINVAL;
 			rc = -1;
 		} else {
+			if (sign)
+				msgsign_feed(sign, chunk, want);
 			rc = queue_writer_write(w, chunk, want);
 			off += want;
 		}
 	}
 	free(chunk);
+	if (rc == 0 && sign) {
+		struct buf sigs;
+		char err[128];
+		buf_init(&sigs, 0);
+		if (msgsign_finish(sign, &sigs, err, sizeof err) < 0)
+			log_msg("%s dkim=unsigned error=\"%s\"", env->id, err);
+		else if (sigs.len && (rc = queue_writer_tail(w, NULL, sigs.data, false)) == 0)
+			log_msg("%s dkim=signed d=%s", env->id, msgsign_domain(sign)); /* a domain name: no quoting needed */
+		buf_free(&sigs);
+	}
+	msgsign_free(sign);
 	if (rc < 0) {
 		queue_writer_abort(w);
 		return -1;
@@ -171,7 +188,7 @@ static int pickup_resolve(const struct conf *conf, const char *name, const struc
 		if (!pickup_parse(d->rcpts[i], false, &a)) {
 			why = "invalid address";
 		} else {
-			enum smtp_reply_id r = recipient_resolve(conf, &a, true, rcpts);
+			enum smtp_reply_id r = recipient_resolve(conf, NULL, 0, &a, true, rcpts);
 			if (r != SMTP_R_RCPT_OK)
 				why = smtp_reply_get(r)->text;
 		}
@@ -197,7 +214,8 @@ static int pickup_resolve(const struct conf *conf, const char *name, const struc
 
 /* One drop file. 1 when it was queued (id in out), 0 when it was dealt
  * with otherwise, -1 when it stays for the next pass. */
-static int pickup_one(const struct conf *conf, struct queue *q, const char *name, char out[QUEUE_ID_MAX])
+static int pickup_one(const struct conf *conf, const struct signer *signer, struct queue *q, const char *name,
+                      char out[QUEUE_ID_MAX])
 {
 	const char *dd = conf->data_dir;
 	struct queue_drop d;
@@ -252,7 +270,7 @@ static int pickup_one(const struct conf *conf, struct queue *q, const char *name
 	}
 	env.rcpts = rv;
 	env.nrcpts = rcpts.n;
-	if (pickup_write(conf, q, &d, &env, d.nrcpts == 1 ? d.rcpts[0] : NULL) < 0) {
+	if (pickup_write(conf, signer, q, &d, &env, d.nrcpts == 1 ? d.rcpts[0] : NULL) < 0) {
 		log_msg("drop-file=%s status=deferred error=\"cannot queue it: %s\"", name, strerror(errno));
 		rc = -1;
 		goto out;
@@ -283,7 +301,7 @@ static void pickup_work(void *arg)
 	}
 	size_t failed = 0;
 	for (size_t i = 0; i < n; i++) {
-		int r = pickup_one(j->conf, j->srv->queue, names[i], j->ids[j->nids]);
+		int r = pickup_one(j->conf, j->signer, j->srv->queue, names[i], j->ids[j->nids]);
 		if (r == 1)
 			j->nids++;
 		else if (r < 0)
@@ -321,6 +339,7 @@ static void pickup_tick(void *arg)
 	}
 	j->srv = srv;
 	j->conf = srv->conf;
+	j->signer = srv->signer;
 	srv->pickup->running = true;
 	io_workers_submit(srv->commit_pool, pickup_work, pickup_done, j);
 }

@@ -11,6 +11,9 @@
  */
 #include "mta/recipient.h"
 
+#include "crypto/srs.h"
+#include "mta/srs_secret.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,7 +80,37 @@ static int recipient_expand(const struct conf *c, const char *addr, int depth, s
 	return 0;
 }
 
-enum smtp_reply_id recipient_resolve(const struct conf *c, const struct smtp_addr *to, bool may_relay,
+/*
+ * A local address in SRS form (a bounce of mail an alias forwarded):
+ * back to the original sender, even when that is remote, because the
+ * hash proves tern made the address; refused when it does not verify.
+ * 1 when handled (*r set), 0 when the address is not SRS.
+ */
+static int recipient_srs(const struct conf *c, const struct srs_secret *srs, time_t now, const struct smtp_addr *to,
+                         const char *domain, struct recipient_list *out, enum smtp_reply_id *r)
+{
+	char addr[SMTP_LOCAL_MAX + SMTP_DOMAIN_MAX + 8], orig[SRS_ADDR_MAX + 1];
+	snprintf(addr, sizeof addr, "%s@%s", to->local, domain);
+	if (!srs_is_srs(addr))
+		return 0;
+	enum srs_status st = srs == NULL ? SRS_BAD_HASH
+	                                 : srs_reverse(srs->key, sizeof srs->key, (int64_t)now, addr, orig, sizeof orig);
+	if (st != SRS_OK) {
+		*r = SMTP_R_SRS_INVALID;
+		return 1;
+	}
+	char *at = strrchr(orig, '@');
+	if (at)
+		recipient_lower(at + 1);
+	if (recipient_is_local(c, orig))
+		*r = recipient_expand(c, orig, 0, out) < 0 ? SMTP_R_TOO_MANY_RCPTS : SMTP_R_RCPT_OK;
+	else
+		*r = recipient_add(out, orig) < 0 ? SMTP_R_TOO_MANY_RCPTS : SMTP_R_RCPT_OK;
+	return 1;
+}
+
+enum smtp_reply_id recipient_resolve(const struct conf *c, const struct srs_secret *srs, time_t now,
+                                     const struct smtp_addr *to, bool may_relay,
                                      struct recipient_list *out)
 {
 	char addr[SMTP_LOCAL_MAX + SMTP_DOMAIN_MAX + 8];
@@ -97,6 +130,9 @@ enum smtp_reply_id recipient_resolve(const struct conf *c, const struct smtp_add
 	}
 	if (to->quoted || !smtp_addr_local_is_plain(to->local))
 		return SMTP_R_ROUTING_CHARS;
+	enum smtp_reply_id sr;
+	if (recipient_srs(c, srs, now, to, domain, out, &sr))
+		return sr;
 	char local_part[SMTP_LOCAL_MAX + 1];
 	snprintf(local_part, sizeof local_part, "%s", to->local);
 	recipient_lower(local_part);

@@ -24,10 +24,12 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "crypto/srs.h"
 #include "io/dns.h"
 #include "io/io.h"
 #include "io/reader.h"
 #include "io/tls.h"
+#include "mta/recipient.h"
 #include "mta/server.h"
 #include "mta/smtpc.h"
 #include "proto/smtp_client.h"
@@ -78,6 +80,8 @@ struct relay_attempt {
 	struct io_reader *reader;      /* the content, read on the read pool */
 	struct relay_conn *conn;       /* the connection in use, for the reader's wake-up */
 	uint64_t left;
+	bool fields_sent;              /* the fields known at acceptance went first */
+	char srs_from[SRS_ADDR_MAX + 1]; /* the rewritten envelope sender of forwarded mail */
 	char last_error[512];
 	bool last_permanent;
 	char wait_key[80];             /* waiting for a slot to this destination */
@@ -247,6 +251,16 @@ static const struct smtp_client_ops relay_client_ops = {
 static void relay_push_content(struct relay_conn *rc)
 {
 	struct relay_attempt *a = rc->att;
+	/* The DKIM-Signature fields made at acceptance go above the content,
+	 * whose first field is our Received: the next hop sees them on top.
+	 * Our Authentication-Results stays home: it speaks for this ADMD
+	 * only (RFC 8601 5), and the next hop judges the message itself. */
+	const struct queue_env *env = a->req->env;
+	if (!a->fields_sent && smtp_client_wants_content(&rc->cli)) {
+		a->fields_sent = true;
+		if (env->out_fields)
+			smtp_client_content(&rc->cli, env->out_fields, strlen(env->out_fields), false);
+	}
 	while (smtp_client_wants_content(&rc->cli) && io_conn_output_len(rc->io) + rc->cli.out.len <= RELAY_CHUNK) {
 		const char *p;
 		size_t n;
@@ -562,6 +576,35 @@ static void relay_mx_cb(void *arg, enum io_dns_status st, const struct io_dns_mx
 	relay_next_host(a);
 }
 
+/*
+ * The envelope sender for this transaction. Mail an alias forwards (a
+ * recipient whose original address is local) from a sender of another
+ * domain leaves with an SRS address of our first domain: the next hop's
+ * SPF check then judges our address, which our record covers, and its
+ * bounces come back to us to be sent on (mta/recipient.c).
+ */
+static const char *relay_sender(struct relay *r, const struct relay_req *req, char *buf, size_t len)
+{
+	const struct queue_env *env = req->env;
+	const struct conf *c = r->srv->conf;
+	if (env->sender[0] == '\0' || c->ndomains == 0 || recipient_is_local(c, env->sender))
+		return env->sender;
+	bool forwarded = false;
+	for (size_t i = 0; i < req->nrcpts && !forwarded; i++) {
+		const struct queue_rcpt *q = &env->rcpts[req->rcpts[i].idx];
+		forwarded = q->orcpt && recipient_is_local(c, q->orcpt);
+	}
+	if (!forwarded)
+		return env->sender;
+	const struct srs_secret *k = &r->srv->srs;
+	enum srs_status st = srs_forward(k->key, sizeof k->key, (int64_t)time(NULL), env->sender, c->domains[0], buf, len);
+	if (st != SRS_OK) {
+		log_msg("%s relay srs=unchanged reason=\"%s\"", env->id, srs_status_text(st));
+		return env->sender;
+	}
+	return buf;
+}
+
 void relay_send(struct relay *r, struct relay_req *req)
 {
 	struct relay_attempt *a = calloc(1, sizeof *a);
@@ -592,7 +635,7 @@ void relay_send(struct relay *r, struct relay_req *req)
 	}
 	for (size_t i = 0; i < req->nrcpts; i++)
 		a->crcpts[i].addr = req->rcpts[i].addr;
-	a->txn.from = req->env->sender;
+	a->txn.from = relay_sender(r, req, a->srs_from, sizeof a->srs_from);
 	a->txn.rcpts = a->crcpts;
 	a->txn.nrcpts = req->nrcpts;
 	a->txn.eightbit = req->env->eightbit;

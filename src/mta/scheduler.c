@@ -194,7 +194,7 @@ void scheduler_add(struct scheduler *s, const char *id, time_t next_try)
 static void scheduler_work(void *arg)
 {
 	struct sched_job *j = arg;
-	delivery_attempt(j->s->srv->conf, j->s->srv->queue, j->e->id, j->e->settled, j->e->nsettled, &j->res);
+	delivery_attempt(j->s->srv->conf, j->s->srv->signer, j->s->srv->queue, j->e->id, j->e->settled, j->e->nsettled, &j->res);
 }
 
 /* The attempt is over: reschedule or forget the entry. */

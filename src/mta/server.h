@@ -21,6 +21,7 @@
 
 #include "conf/conf.h"
 #include "io/io.h"
+#include "mta/srs_secret.h"
 
 #define SERVER_MAX_PER_NET 100         /* sessions per client address (IPv6: per /64), loopback exempt */
 #define SERVER_NET_BUCKETS 1024
@@ -42,6 +43,7 @@ struct service;
 struct pickup;
 struct control;
 struct mailbox_lock;
+struct signer;
 struct io_watch;
 
 struct server_net_count {
@@ -76,6 +78,8 @@ struct server {
 	struct io_workers *imap_pool;      /* IMAP commands against the mail store (src/store) */
 	struct io_watch *watch;            /* directory changes for IMAP IDLE (NULL without inotify) */
 	struct io_tls *tls;                /* NULL when no TLS could be set up */
+	struct signer *signer;             /* the dkim-keys (mta/signer) */
+	struct srs_secret srs;             /* the key of SRS addresses (DATA-DIR/srs-secret) */
 	struct scheduler *sched;
 	struct relay *relay;               /* outbound SMTP */
 	struct io_dns *dns;                /* c-ares channel (relay, reverse names) */

@@ -25,10 +25,13 @@
 #include "io/tls.h"
 #include "mta/auth.h"
 #include "mta/intake.h"
+#include "mta/msgauth.h"
 #include "mta/recipient.h"
 #include "mta/scheduler.h"
 #include "mta/server.h"
 #include "mta/service.h"
+#include "mta/signer.h"
+#include "proto/ar_strip.h"
 #include "proto/mail_header.h"
 #include "proto/smtp_reply_parse.h"
 #include "proto/smtp_server.h"
@@ -55,6 +58,13 @@ struct smtpd_session {
 	struct recipient_list rcpts;  /* final addresses */
 	struct recipient_list orcpts; /* as given, index-aligned with rcpts */
 	struct intake *in;            /* the message being received (owned until committed) */
+	struct intake *judged;        /* ...handed over while msgauth decides (owned) */
+	struct msgauth *ma;           /* inbound checks of this message (smtp role) */
+	struct ar_strip strip;        /* forged Authentication-Results removal */
+	bool stripping;
+	struct msgsign *sign;         /* DKIM signing of a user's message */
+	struct buf scratch;           /* the content after ar_strip */
+	struct buf sigs;              /* DKIM-Signature fields made at the end of data */
 	char qid[QUEUE_ID_MAX];
 	char sender[SMTP_PATH_MAX + 8];
 	time_t arrival;
@@ -72,6 +82,22 @@ struct smtpd_session {
 	unsigned nrcpt_msg;
 };
 
+/* The per-message authentication state: checks, filter, signer. */
+static void smtpd_txn_auth_free(struct smtpd_session *ss)
+{
+	msgauth_free(ss->ma);
+	ss->ma = NULL;
+	if (ss->stripping)
+		ar_strip_free(&ss->strip);
+	ss->stripping = false;
+	msgsign_free(ss->sign);
+	ss->sign = NULL;
+	buf_free(&ss->sigs);
+	buf_init(&ss->sigs, 0);
+	intake_abort(ss->judged);
+	ss->judged = NULL;
+}
+
 static void smtpd_free(struct smtpd_session *ss)
 {
 	io_timer_free(ss->greet_timer);
@@ -79,6 +105,8 @@ static void smtpd_free(struct smtpd_session *ss)
 		ss->ptr->ss = NULL;
 	intake_abort(ss->in);
 	ss->in = NULL;
+	smtpd_txn_auth_free(ss);
+	buf_free(&ss->scratch);
 	recipient_list_free(&ss->rcpts);
 	recipient_list_free(&ss->orcpts);
 	smtp_server_free(&ss->eng);
@@ -313,7 +341,8 @@ static enum smtp_reply_id smtpd_op_rcpt(void *ctx, const struct smtp_addr *to)
 {
 	struct smtpd_session *ss = ctx;
 	size_t before = ss->rcpts.n;
-	enum smtp_reply_id r = recipient_resolve(ss->base.srv->conf, to, ss->eng.authenticated, &ss->rcpts);
+	enum smtp_reply_id r = recipient_resolve(ss->base.srv->conf, &ss->base.srv->srs, time(NULL), to,
+	                                         ss->eng.authenticated, &ss->rcpts);
 	if (r != SMTP_R_RCPT_OK)
 		return r;
 	char orcpt[SMTP_PATH_MAX + 8];
@@ -339,6 +368,36 @@ static const char *smtpd_with(const struct smtpd_session *ss)
 	if (!ss->eng.esmtp)
 		return "SMTP";
 	return tls ? (auth ? "ESMTPSA" : "ESMTPS") : (auth ? "ESMTPA" : "ESMTP");
+}
+
+/*
+ * What a message gets besides storage: mail from outside (the smtp role,
+ * not authenticated) is judged by SPF, DKIM and DMARC and loses any
+ * Authentication-Results field that claims to be ours; a user's mail is
+ * DKIM-signed when its From: domain has a key. 0, or -1 out of memory.
+ */
+static int smtpd_txn_auth_begin(struct smtpd_session *ss)
+{
+	struct server *srv = ss->base.srv;
+	const struct conf *c = srv->conf;
+	bool user = ss->eng.authenticated;
+	if (ss->base.svc->role == ROLE_SMTP && !user && c->inbound_auth) {
+		struct msgauth_request rq = {
+			.ip = ss->base.slot.addr,
+			.helo = ss->eng.helo[0] ? ss->eng.helo : NULL,
+			.mail_from = ss->sender,
+			.authserv_id = c->hostname,
+			.enforce = c->dmarc_enforce,
+			.now = (int64_t)ss->arrival,
+		};
+		if ((ss->ma = msgauth_start(srv->loop, srv->dns, &rq)) == NULL)
+			return -1;
+		ar_strip_init(&ss->strip, c->hostname);
+		ss->stripping = true;
+	}
+	if (user && signer_count(srv->signer) && (ss->sign = msgsign_new(srv->signer, (int64_t)ss->arrival, NULL)) == NULL)
+		return -1;
+	return 0;
 }
 
 static enum smtp_reply_id smtpd_op_data_begin(void *ctx)
@@ -394,9 +453,10 @@ static enum smtp_reply_id smtpd_op_data_begin(void *ctx)
 	}
 	int rc = mail_header_received(&rh, &r) < 0 ? -1 : intake_write(ss->in, rh.data, rh.len);
 	buf_free(&rh);
-	if (rc < 0) {
+	if (rc < 0 || smtpd_txn_auth_begin(ss) < 0) {
 		intake_abort(ss->in);
 		ss->in = NULL;
+		smtpd_txn_auth_free(ss);
 		return SMTP_R_LOCAL_ERROR;
 	}
 	return SMTP_R_OK;
@@ -407,7 +467,20 @@ static int smtpd_op_data_write(void *ctx, const char *p, size_t n)
 	struct smtpd_session *ss = ctx;
 	if (ss->in == NULL)
 		return -1;
-	if (intake_write(ss->in, p, n) < 0) {
+	if (ss->ma)
+		msgauth_feed(ss->ma, p, n); /* as it came: signatures are judged on what the signer sent */
+	if (ss->sign)
+		msgsign_feed(ss->sign, p, n);
+	if (ss->stripping) {
+		buf_reset(&ss->scratch);
+		if (ar_strip_feed(&ss->strip, p, n, &ss->scratch) < 0) {
+			ss->write_failed = true;
+			return -1;
+		}
+		p = ss->scratch.data;
+		n = ss->scratch.len;
+	}
+	if (n && intake_write(ss->in, p, n) < 0) {
 		if (!ss->write_failed)
 			log_msg("%s error=\"queue write failed: %s\"", ss->base.sid, strerror(errno));
 		ss->write_failed = true;
@@ -420,6 +493,7 @@ static void smtpd_commit_done(void *arg, int rc, int err)
 {
 	struct smtpd_session *ss = arg;
 	ss->committing = false;
+	smtpd_txn_auth_free(ss);
 	ss->commit_rc = rc;
 	ss->commit_errno = err;
 	if (ss->commit_rc == 0) {
@@ -442,15 +516,73 @@ static void smtpd_commit_done(void *arg, int rc, int err)
 	smtpd_resume(ss);
 }
 
+/* The verdict of the inbound checks: refuse, or store with its
+ * Authentication-Results field (and into Junk when DMARC says so). */
+static void smtpd_judged_cb(void *arg, const struct msgauth_verdict *v)
+{
+	struct smtpd_session *ss = arg;
+	struct intake *in = ss->judged;
+	ss->judged = NULL;
+	struct msgauth *ma = ss->ma; /* v lives in it: freed once v is used */
+	ss->ma = NULL;
+	char dom[LOG_VALUE_MAX];
+	log_value(dom, sizeof dom, v->from_domain[0] ? v->from_domain : "-");
+	enum smtp_reply_id refuse = v->action == MSGAUTH_REJECT      ? SMTP_R_DMARC_REJECT
+	                            : v->action == MSGAUTH_AMBIGUOUS ? SMTP_R_FROM_AMBIGUOUS
+	                            : v->action == MSGAUTH_TEMPFAIL  ? SMTP_R_AUTH_TEMPFAIL
+	                                                             : SMTP_R_OK;
+	log_msg("%s auth %s from_domain=%s action=%s", ss->qid, v->summary, dom,
+	        refuse != SMTP_R_OK ? "refuse" : v->action == MSGAUTH_JUNK ? "junk" : "accept");
+	if (ss->dead || refuse != SMTP_R_OK) {
+		intake_abort(in);
+		msgauth_free(ma);
+		ss->committing = false;
+		if (ss->dead) {
+			smtpd_free(ss);
+			return;
+		}
+		smtpd_txn_auth_free(ss);
+		smtp_server_commit_done(&ss->eng, refuse, ss->qid);
+		smtpd_resume(ss);
+		return;
+	}
+	intake_set_tail(in, v->field, ss->sigs.len ? ss->sigs.data : NULL, v->action == MSGAUTH_JUNK);
+	msgauth_free(ma);
+	intake_commit(in, smtpd_commit_done, ss);
+}
+
 static void smtpd_op_data_commit(void *ctx, const struct smtp_data *d)
 {
 	struct smtpd_session *ss = ctx;
 	(void)d;
+	if (ss->stripping) {
+		buf_reset(&ss->scratch);
+		if (ar_strip_finish(&ss->strip, &ss->scratch) < 0 ||
+		    (ss->scratch.len && intake_write(ss->in, ss->scratch.data, ss->scratch.len) < 0))
+			ss->write_failed = true; /* the intake's error is sticky: the commit reports it */
+	}
+	if (ss->sign) {
+		char err[128];
+		if (msgsign_finish(ss->sign, &ss->sigs, err, sizeof err) < 0) {
+			buf_reset(&ss->sigs);
+			log_msg("%s dkim=unsigned error=\"%s\"", ss->qid, err);
+		} else if (ss->sigs.len) {
+			char dom[LOG_VALUE_MAX];
+			log_msg("%s dkim=signed d=%s", ss->qid, log_value(dom, sizeof dom, msgsign_domain(ss->sign)));
+		}
+	}
 	ss->size = intake_length(ss->in);
 	ss->nrcpt_msg = (unsigned)ss->rcpts.n;
 	ss->committing = true;
 	struct intake *in = ss->in;
 	ss->in = NULL; /* the intake frees itself once it has answered */
+	if (ss->ma) {
+		ss->judged = in;
+		msgauth_finish(ss->ma, smtpd_judged_cb, ss);
+		return;
+	}
+	if (ss->sigs.len)
+		intake_set_tail(in, NULL, ss->sigs.data, false);
 	intake_commit(in, smtpd_commit_done, ss);
 }
 
@@ -460,6 +592,7 @@ static void smtpd_op_data_abort(void *ctx)
 	intake_abort(ss->in);
 	ss->in = NULL;
 	ss->write_failed = false;
+	smtpd_txn_auth_free(ss);
 }
 
 static void smtpd_op_reset(void *ctx)
@@ -562,6 +695,8 @@ static void smtpd_start(struct service *svc, int fd, const struct sockaddr *sa, 
 		.fix_headers = role != ROLE_SMTP,
 	};
 	smtp_server_init(&ss->eng, &cfg, &smtpd_ops, ss);
+	buf_init(&ss->scratch, 0);
+	buf_init(&ss->sigs, 0);
 	/* An early talker sent before our greeting: refuse it (RFC 5321 4.3.1
 	 * makes the client wait for the greeting). */
 	int early = implicit_tls ? 0 : io_fd_pending(fd);

@@ -69,6 +69,10 @@ static const struct smtp_reply smtp_reply_table[SMTP_R__COUNT] = {
 	[SMTP_R_SENDER_NOT_OWNED] = {553, "5.7.1", "Sender address not owned by authenticated user"},
 	[SMTP_R_TLS_ALREADY] = {503, "5.5.1", "TLS already active"},
 	[SMTP_R_TLS_UNAVAILABLE] = {454, "4.7.0", "TLS not available"},
+	[SMTP_R_DMARC_REJECT] = {550, "5.7.1", "Message refused: it fails the DMARC policy (p=reject) of its From: domain"},
+	[SMTP_R_FROM_AMBIGUOUS] = {550, "5.7.1", "Message refused: several From: fields or domains (RFC 7489 6.6.1)"},
+	[SMTP_R_AUTH_TEMPFAIL] = {451, "4.7.1", "DMARC could not be evaluated for a temporary DNS failure, try again later"},
+	[SMTP_R_SRS_INVALID] = {550, "5.1.1", "Recipient address rejected: invalid or expired SRS address"},
 };
 
 const struct smtp_reply *smtp_reply_get(enum smtp_reply_id id)

@@ -66,6 +66,10 @@ enum smtp_reply_id {
 	SMTP_R_SENDER_NOT_OWNED,  /* 553 5.7.1 */
 	SMTP_R_TLS_ALREADY,       /* 503 5.5.1 */
 	SMTP_R_TLS_UNAVAILABLE,   /* 454 4.7.0 */
+	SMTP_R_DMARC_REJECT,      /* 550 5.7.1: the From: domain's DMARC policy is reject */
+	SMTP_R_FROM_AMBIGUOUS,    /* 550 5.7.1: several From: fields or domains (RFC 7489 6.6.1) */
+	SMTP_R_AUTH_TEMPFAIL,     /* 451 4.7.1: DMARC undecided for a DNS failure */
+	SMTP_R_SRS_INVALID,       /* 550 5.1.1: a forged or expired SRS address */
 	SMTP_R__COUNT
 };
 

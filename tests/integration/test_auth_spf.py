@@ -157,7 +157,8 @@ def test_usage_errors(dns):
         rc, out, err = spf(addr, *args)
         assert rc == 64, (args, rc, out, err)
         assert out == []
-    for argv in (["auth"], ["auth", "check", "--ip", "192.0.2.1"], ["auth", "nothing"]):
+    for argv in (["auth"], ["auth", "check"], ["auth", "check", "--ip", "not-an-ip"],
+                 ["auth", "check", "--bogus"], ["auth", "nothing"]):
         p = subprocess.run([TERN_BIN] + argv, capture_output=True, text=True, timeout=30)
         assert p.returncode == 64, (argv, p.returncode, p.stderr)
 

@@ -18,7 +18,8 @@ import pytest
 
 from conftest import expect
 from relay_helpers import (AddrTernServer, AiosmtpdPeer, Dnsmasq, ScriptedPeer, SmtpSinkPeer,
-                           check_servers, crlf_to_lf, ensure_smtp_sink, free_common_port, take_fields)
+                           check_servers, crlf_to_lf, ensure_smtp_sink, free_common_port, take_fields,
+                           take_trace)
 
 A_ADDR = "127.0.0.2"
 B_ADDR = "127.0.0.3"
@@ -139,7 +140,7 @@ def submit(server, rcpts, message, sender=SENDER):
 def check_relayed(delivered, local, domain, a_qid, original, sender=SENDER, b_host="mx.b.test"):
     """A file in B's Maildir: Return-Path, Delivered-To, B's Received, A's
     Received, then the original message byte for byte (LF line ends)."""
-    fields, rest = take_fields(delivered, 4)
+    fields, rest = take_trace(delivered, 4)
     (n0, v0, _), (n1, v1, _), (n2, v2, _), (n3, v3, _) = fields
     assert (n0, v0) == ("Return-Path", "<%s>" % sender), fields
     assert (n1, v1) == ("Delivered-To", "%s@%s" % (local, domain)), fields
@@ -212,7 +213,7 @@ def test_starttls_is_used_when_offered(net):
     (delivered,) = b.wait_for_mail("b.test", "bob", 1)
     a.wait_log(r"%s relay domain=b\.test tls=\"TLSv1\.[23] \S+" % qid)
     b.wait_log(r"tls version=TLSv1\.[23]")
-    fields, _ = take_fields(delivered, 3)
+    fields, _ = take_trace(delivered, 3)
     assert "with ESMTPS" in fields[2][1], "B's Received should show TLS: %r" % fields[2][1]
 
 
