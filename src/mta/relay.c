@@ -598,8 +598,15 @@ static const char *relay_sender(struct relay *r, const struct relay_req *req, ch
 		return env->sender;
 	const struct srs_secret *k = &r->srv->srs;
 	enum srs_status st = srs_forward(k->key, sizeof k->key, (int64_t)time(NULL), env->sender, c->domains[0], buf, len);
+	/* RFC 5321 4.5.3.1.1 bounds a local part at 64 octets, and receivers
+	 * (tern among them) refuse longer ones: a long sender keeps its own
+	 * address, which may fail SPF at the next hop but is delivered. */
+	const char *at = st == SRS_OK ? strrchr(buf, '@') : NULL;
+	if (st == SRS_OK && (at == NULL || at - buf > SMTP_LOCAL_MAX))
+		st = SRS_TOO_LONG;
 	if (st != SRS_OK) {
-		log_msg("%s relay srs=unchanged reason=\"%s\"", env->id, srs_status_text(st));
+		log_msg("%s relay srs=unchanged reason=\"%s\"", env->id,
+		        st == SRS_TOO_LONG ? "SRS local part over 64 octets" : srs_status_text(st));
 		return env->sender;
 	}
 	return buf;

@@ -692,7 +692,8 @@ static int queue_file_parse_tail(int fd, off_t off, uint64_t len, struct queue_e
 	if (t == NULL)
 		return -1;
 	ssize_t r = fsutil_pread_all(fd, t, (size_t)len, off);
-	if (r < 0 || (uint64_t)r != len || t[0] != '\n' || t[len - 1] != '\n' || memchr(t, '\0', (size_t)len)) {
+	if (r < 0 || (uint64_t)r != len || t[0] != '\n' || t[len - 1] != '\n' || memchr(t, '\0', (size_t)len) ||
+	    memchr(t, '\r', (size_t)len)) { /* the writer never puts NUL or CR there */
 		free(t);
 		if (r >= 0)
 			goto invalid;
