@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "io/dns_cache.h"
 #include "io/io_internal.h"
 
 #define DNS_MAX_SOCKS 16
@@ -30,6 +32,7 @@ struct io_dns {
 	ares_channel ch;
 	struct event *timer;
 	struct dns_sock socks[DNS_MAX_SOCKS];
+	struct dns_cache *cache;   /* io_dns_lookup's answers (NULL: none) */
 };
 
 static void dns_update_timer(struct io_dns *d)
@@ -122,6 +125,7 @@ struct io_dns *io_dns_new(struct io_loop *l, const char *server, char *err, size
 		return NULL;
 	}
 	d->timer = evtimer_new(d->base, dns_timer_cb, d);
+	d->cache = dns_cache_new(); /* without it, every question goes out */
 	return d;
 }
 
@@ -134,6 +138,7 @@ void io_dns_free(struct io_dns *d)
 		if (d->socks[i].ev)
 			event_free(d->socks[i].ev);
 	event_free(d->timer);
+	dns_cache_free(d->cache);
 	free(d);
 }
 
@@ -335,6 +340,8 @@ struct dns_rr_req {
 	io_dns_rr_cb cb;
 	void *arg;
 	int type; /* the RR type asked */
+	struct io_dns *d;
+	char name[256];
 };
 
 static int dns_rr_code(enum io_dns_type t)
@@ -442,10 +449,9 @@ static int dns_rr_parse(const unsigned char *abuf, int alen, int want, unsigned 
 	return n;
 }
 
-static void dns_rr_done(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+/* An answer, fresh or from the cache, to the asker. */
+static void dns_rr_deliver(io_dns_rr_cb cb, void *arg, int type, int status, const unsigned char *abuf, int alen)
 {
-	(void)timeouts;
-	struct dns_rr_req *r = arg;
 	enum io_dns_status st = status == ARES_EBADNAME ? IO_DNS_NXDOMAIN : dns_status(status);
 	struct io_dns_rr rr[IO_DNS_MAX_RRS];
 	size_t offs[IO_DNS_MAX_RRS], lens[IO_DNS_MAX_RRS];
@@ -454,7 +460,7 @@ static void dns_rr_done(void *arg, int status, int timeouts, unsigned char *abuf
 	if (st == IO_DNS_OK) {
 		size_t cap = DNS_RR_ARENA(alen > 0 ? alen : 0);
 		arena = malloc(cap);
-		n = arena ? dns_rr_parse(abuf, alen, r->type, arena, cap, offs, lens) : -1;
+		n = arena ? dns_rr_parse(abuf, alen, type, arena, cap, offs, lens) : -1;
 		if (n < 0)
 			st = IO_DNS_TEMPFAIL;
 		else if (n == 0)
@@ -464,8 +470,20 @@ static void dns_rr_done(void *arg, int status, int timeouts, unsigned char *abuf
 		rr[i].data = arena + offs[i];
 		rr[i].len = lens[i];
 	}
-	r->cb(r->arg, st, rr, st == IO_DNS_OK ? (size_t)n : 0);
+	cb(arg, st, rr, st == IO_DNS_OK ? (size_t)n : 0);
 	free(arena);
+}
+
+static void dns_rr_done(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	(void)timeouts;
+	struct dns_rr_req *r = arg;
+	/* Kept for the answer's TTL: a definite answer only, never a failure
+	 * of ours or the server's, and not while the channel is destroyed. */
+	if (status == ARES_SUCCESS || status == ARES_ENODATA || status == ARES_ENOTFOUND)
+		dns_cache_put(r->d->cache, r->name, r->type, time(NULL),
+		              dns_cache_ttl(abuf, alen, status != ARES_SUCCESS), status, abuf, alen);
+	dns_rr_deliver(r->cb, r->arg, r->type, status, abuf, alen);
 	free(r);
 }
 
@@ -479,6 +497,20 @@ void io_dns_lookup(struct io_dns *d, const char *name, enum io_dns_type type, io
 	r->cb = cb;
 	r->arg = arg;
 	r->type = dns_rr_code(type);
+	r->d = d;
+	int status, alen;
+	const unsigned char *abuf;
+	/* A name too long to be a DNS name is never cached (nor valid). */
+	if (strlen(name) < sizeof r->name) {
+		snprintf(r->name, sizeof r->name, "%s", name);
+		if (dns_cache_get(d->cache, name, r->type, time(NULL), &status, &abuf, &alen)) {
+			free(r);
+			dns_rr_deliver(cb, arg, dns_rr_code(type), status, abuf, alen);
+			return;
+		}
+	} else {
+		r->name[0] = '\0';
+	}
 	ares_query(d->ch, name, 1 /* C_IN */, r->type, dns_rr_done, r);
 	dns_update_timer(d);
 }
