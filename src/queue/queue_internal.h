@@ -89,6 +89,12 @@ enum queue_file_line_result {
 	QUEUE_FILE_LINE_ERR,  /* read error, errno set */
 };
 
+/* The queue file's magic lines (queue_file.c writes the first, queue_load.c
+ * reads both) and the longest trailer: "END " + 20 digits + LF. */
+#define QUEUE_FILE_MAGIC "tern-queue 2"
+#define QUEUE_FILE_MAGIC_V1 "tern-queue 1"
+#define QUEUE_FILE_TRAILER_MAX (4 + 20 + 1)
+
 int queue_file_lines_init(struct queue_file_lines *l, int fd);
 void queue_file_lines_free(struct queue_file_lines *l);
 enum queue_file_line_result queue_file_lines_next(struct queue_file_lines *l);
