@@ -327,3 +327,21 @@ fail:;
 	errno = saved;
 	return -1;
 }
+
+const char *fsutil_secret_file_problem(int fd, mode_t forbidden, struct stat *st)
+{
+	/* judged on the file opened, not on whatever the name points to later */
+	if (fstat(fd, st) < 0)
+		return strerror(errno);
+	if (!S_ISREG(st->st_mode))
+		return "not a regular file";
+	if (st->st_uid != 0 && st->st_uid != geteuid())
+		return "owned by another user";
+	if (st->st_mode & forbidden & (S_IWGRP | S_IWOTH))
+		return "writable by group or others";
+	if (st->st_mode & forbidden & (S_IRGRP | S_IROTH))
+		return (forbidden & S_IRGRP) ? "readable by others (must be 0600)" : "readable by others (chmod 600 or 640)";
+	if (st->st_mode & forbidden)
+		return "open to others (must be 0600)";
+	return NULL;
+}

@@ -27,6 +27,7 @@
 #define TERN_FSUTIL_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* Write all n octets of p to fd. 0, or -1 with errno (ENOSPC, EDQUOT,
@@ -41,6 +42,14 @@ ssize_t fsutil_read_all(int fd, void *p, size_t n);
 ssize_t fsutil_pread_all(int fd, void *p, size_t n, off_t off);
 
 /* fsync / fdatasync, retried on EINTR. */
+/*
+ * Is the open file fd fit to hold a secret (a DKIM key, the SRS key)? It
+ * must be a regular file owned by root or by us, with none of the mode
+ * bits in `forbidden` (S_IROTH|S_IWGRP|S_IWOTH for a key a group may
+ * read, 077 for one only we may). NULL, or why not, for the message;
+ * *st is filled for the caller's own checks (its size).
+ */
+const char *fsutil_secret_file_problem(int fd, mode_t forbidden, struct stat *st);
 int fsutil_fsync(int fd);
 int fsutil_fdatasync(int fd);
 

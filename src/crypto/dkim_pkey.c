@@ -116,20 +116,9 @@ int dkim_pkey_load(const char *path, struct dkim_pkey **out, char *err, size_t e
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	/* judge the file we opened, not whatever the name points to later */
 	struct stat st;
-	const char *why = NULL;
-	if (fstat(fd, &st) < 0)
-		why = strerror(errno);
-	else if (!S_ISREG(st.st_mode))
-		why = "not a regular file";
-	else if (st.st_uid != 0 && st.st_uid != geteuid())
-		why = "owned by another user";
-	else if (st.st_mode & (S_IWGRP | S_IWOTH))
-		why = "writable by group or others";
-	else if (st.st_mode & S_IROTH)
-		why = "readable by others (chmod 600 or 640)";
-	else if (st.st_size > DKIM_PKEY_FILE_MAX)
+	const char *why = fsutil_secret_file_problem(fd, S_IROTH | S_IWGRP | S_IWOTH, &st);
+	if (why == NULL && st.st_size > DKIM_PKEY_FILE_MAX)
 		why = "too large for a key";
 	if (why) {
 		close(fd);

@@ -56,16 +56,8 @@ int srs_secret_load(const char *data_dir, struct srs_secret *s, char *err, size_
 	if (fd < 0)
 		return srs_secret_fail(err, errlen, path, strerror(errno));
 	struct stat st;
-	const char *why = NULL;
-	if (fstat(fd, &st) < 0)
-		why = strerror(errno);
-	else if (!S_ISREG(st.st_mode))
-		why = "not a regular file";
-	else if (st.st_mode & 077)
-		why = "readable or writable by others (must be 0600)";
-	else if (st.st_uid != geteuid() && st.st_uid != 0)
-		why = "owned by another account";
-	else if (st.st_size != SRS_SECRET_LEN)
+	const char *why = fsutil_secret_file_problem(fd, 077, &st);
+	if (why == NULL && st.st_size != SRS_SECRET_LEN)
 		why = "not 32 octets long (made by another program?)";
 	else if (fsutil_pread_all(fd, s->key, sizeof s->key, 0) != (ssize_t)sizeof s->key)
 		why = "cannot be read";
